@@ -1,0 +1,20 @@
+// The package's install step: builds the native addon always; in a checkout (sources and dev
+// tools present) also compiles the TypeScript and the dashboard, so `npm install` leaves a
+// runnable system.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+
+run(process.execPath, [join(root, 'node_modules/cmake-js/bin/cmake-js'), 'compile', '--out', 'build']);
+
+const inCheckout = existsSync(join(root, 'tsconfig.build.json')) && existsSync(join(root, 'node_modules/typescript'));
+if (inCheckout) {
+  run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json']);
+  if (existsSync(join(root, 'web/package.json'))) {
+    run('npm', ['run', 'build', '--workspace', 'web']);
+  }
+}
