@@ -7,7 +7,11 @@ import { join } from 'node:path';
 const dirs = ['native/core', 'native/binding', 'native/bench', 'native/test'];
 const files = dirs
   .filter((d) => existsSync(d))
-  .flatMap((d) => readdirSync(d).filter((f) => /\.(cc|h|hpp|cpp)$/.test(f)).map((f) => join(d, f)));
+  .flatMap((d) =>
+    readdirSync(d)
+      .filter((f) => /\.(cc|h|hpp|cpp)$/.test(f))
+      .map((f) => join(d, f)),
+  );
 const mode = process.argv.includes('--fix') ? ['-i'] : ['--dry-run', '-Werror'];
 if (files.length > 0) {
   execFileSync('clang-format', [...mode, ...files], { stdio: 'inherit' });

@@ -11,7 +11,8 @@ const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit'
 
 run(process.execPath, [join(root, 'node_modules/cmake-js/bin/cmake-js'), 'compile', '--out', 'build']);
 
-const inCheckout = existsSync(join(root, 'tsconfig.build.json')) && existsSync(join(root, 'node_modules/typescript'));
+const inCheckout =
+  existsSync(join(root, 'tsconfig.build.json')) && existsSync(join(root, 'node_modules/typescript'));
 if (inCheckout) {
   run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json']);
   if (existsSync(join(root, 'web/package.json'))) {

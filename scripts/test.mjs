@@ -21,7 +21,14 @@ mkdirSync('test-results', { recursive: true });
 const report = `test-results/${process.env.TADS_TEST_REPORT ?? 'vitest.json'}`;
 const res = spawnSync(
   process.execPath,
-  ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)],
+  [
+    'node_modules/vitest/vitest.mjs',
+    'run',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${report}`,
+    ...process.argv.slice(2),
+  ],
   { stdio: 'inherit' },
 );
 process.exit(res.status ?? 1);
