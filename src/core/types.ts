@@ -17,7 +17,14 @@ export const METRICS = [
 export type MetricName = (typeof METRICS)[number];
 
 /** Injected anomaly types; an anomaly type's code is its index here (-1 for none). */
-export const ANOMALY_TYPES = ['spike', 'drift', 'level_shift', 'stuck', 'noise_burst', 'correlation_break'] as const;
+export const ANOMALY_TYPES = [
+  'spike',
+  'drift',
+  'level_shift',
+  'stuck',
+  'noise_burst',
+  'correlation_break',
+] as const;
 export type AnomalyType = (typeof ANOMALY_TYPES)[number];
 
 /** A dense row-major matrix of doubles: element (i, j) is `data[i * cols + j]`. */
