@@ -1,0 +1,161 @@
+/**
+ * Wire contract of dataset scoring jobs (DESIGN.md "Jobs"): the request of
+ * `POST /jobs/score_dataset`, the query of `GET /jobs`, and the job, list and progress
+ * responses. Everything on the wire is snake_case; request schemas hand the rest of TADS
+ * camelCase values.
+ */
+import { z } from 'zod';
+
+/** Statuses a job goes through: pending → running → completed | failed | cancelled. */
+export const JOB_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
+/** Phases of a running job: scoring the rows, then replaying the scores into alerts. */
+export const JOB_PHASES = ['scoring', 'alerts', 'done'] as const;
+/**
+ * Detector policies a job can raise alerts with: `default` is the pinned rule of DESIGN.md
+ * ("Alerts"); `smoothed` is the improved policy of docs/DETECTION.md.
+ */
+export const DETECTOR_POLICIES = ['default', 'smoothed'] as const;
+
+/** Smallest and largest chunk a job may walk the dataset in, in rows. */
+export const CHUNK_ROWS_MIN = 100;
+export const CHUNK_ROWS_MAX = 1_000_000;
+/** Chunk size used when a request does not give one. */
+export const CHUNK_ROWS_DEFAULT = 50_000;
+
+const uuid = (name: string) =>
+  z.uuid({
+    error: (iss) =>
+      `${name} must be a UUID; got ${iss.input === undefined ? 'nothing' : JSON.stringify(iss.input)}`,
+  });
+
+/** Body of `POST /jobs/score_dataset`. */
+export const ScoreDatasetRequestSchema = z
+  .strictObject({
+    model_id: uuid('model_id'),
+    dataset_id: uuid('dataset_id'),
+    chunk_rows: z
+      .number({ error: (iss) => `chunk_rows must be an integer; got ${JSON.stringify(iss.input)}` })
+      .int({ error: (iss) => `chunk_rows must be an integer; got ${JSON.stringify(iss.input)}` })
+      .min(CHUNK_ROWS_MIN, {
+        error: (iss) =>
+          `chunk_rows must be an integer in [${CHUNK_ROWS_MIN}, ${CHUNK_ROWS_MAX}]; got ${JSON.stringify(iss.input)}`,
+      })
+      .max(CHUNK_ROWS_MAX, {
+        error: (iss) =>
+          `chunk_rows must be an integer in [${CHUNK_ROWS_MIN}, ${CHUNK_ROWS_MAX}]; got ${JSON.stringify(iss.input)}`,
+      })
+      .optional(),
+    policy: z
+      .enum(DETECTOR_POLICIES, {
+        error: (iss) =>
+          `policy must be one of ${DETECTOR_POLICIES.join(', ')}; got ${JSON.stringify(iss.input)}`,
+      })
+      .optional(),
+  })
+  .transform((b) => ({
+    modelId: b.model_id,
+    datasetId: b.dataset_id,
+    chunkRows: b.chunk_rows ?? CHUNK_ROWS_DEFAULT,
+    policy: b.policy ?? 'default',
+  }));
+/** The parsed (camelCase) body of `POST /jobs/score_dataset`. */
+export type ScoreDatasetRequest = z.output<typeof ScoreDatasetRequestSchema>;
+
+/** Query string numbers arrive as text: accept digits only and name the parameter otherwise. */
+const queryInt = (name: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, {
+      error: (iss) => `${name} must be an integer in [${min}, ${max}]; got ${JSON.stringify(iss.input)}`,
+    })
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, {
+      error: (iss) => `${name} must be an integer in [${min}, ${max}]; got ${JSON.stringify(iss.input)}`,
+    });
+
+/** Query of `GET /jobs`: newest first, `limit` per page, `cursor` from the previous page, filters. */
+export const ListJobsQuerySchema = z
+  .strictObject({
+    limit: queryInt('limit', 1, 500).optional(),
+    cursor: z
+      .string()
+      .max(200, {
+        error: 'cursor must be a cursor returned by a previous page (next_cursor); got a longer text',
+      })
+      .optional(),
+    model_id: uuid('model_id').optional(),
+    dataset_id: uuid('dataset_id').optional(),
+    status: z
+      .enum(JOB_STATUSES, {
+        error: (iss) => `status must be one of ${JOB_STATUSES.join(', ')}; got ${JSON.stringify(iss.input)}`,
+      })
+      .optional(),
+  })
+  .transform((q) => ({
+    limit: q.limit ?? 50,
+    cursor: q.cursor,
+    modelId: q.model_id,
+    datasetId: q.dataset_id,
+    status: q.status,
+  }));
+/** The parsed query of `GET /jobs`. */
+export type ListJobsQuery = z.output<typeof ListJobsQuerySchema>;
+
+/** Path parameter `:id` of the job routes. */
+export const JobIdParamSchema = uuid('id');
+
+/** Time spent per phase, in milliseconds, accumulated over every run of the job. */
+export const JobTimingsSchema = z.object({
+  scoring_ms: z.number().nonnegative(),
+  alerts_ms: z.number().nonnegative(),
+  /** How many times the job was started or resumed (1 for a job that was never interrupted). */
+  runs: z.number().int().nonnegative(),
+  /** When the current or last run started (RFC 3339), and the rows already done then. */
+  run_started_at: z.string().nullable(),
+  run_start_rows: z.number().int().nonnegative(),
+});
+export type JobTimingsWire = z.infer<typeof JobTimingsSchema>;
+
+/** A job as `GET /jobs/:id` returns it. */
+export const JobSchema = z.object({
+  id: z.uuid(),
+  kind: z.literal('score_dataset'),
+  model_id: z.uuid(),
+  dataset_id: z.uuid(),
+  status: z.enum(JOB_STATUSES),
+  phase: z.enum(JOB_PHASES),
+  error: z.string().nullable(),
+  chunk_rows: z.number().int().positive(),
+  policy: z.enum(DETECTOR_POLICIES),
+  rows_total: z.number().int().nonnegative(),
+  rows_done: z.number().int().nonnegative(),
+  timings: JobTimingsSchema,
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+});
+export type JobWire = z.infer<typeof JobSchema>;
+
+/** A page of `GET /jobs`. */
+export const JobListSchema = z.object({
+  items: z.array(JobSchema),
+  /** Cursor of the next page, or null on the last page. */
+  next_cursor: z.string().nullable(),
+});
+export type JobListWire = z.infer<typeof JobListSchema>;
+
+/** `GET /jobs/:id/progress`: how far the job is and how fast it goes. */
+export const JobProgressSchema = z.object({
+  job_id: z.uuid(),
+  status: z.enum(JOB_STATUSES),
+  phase: z.enum(JOB_PHASES),
+  rows_done: z.number().int().nonnegative(),
+  rows_total: z.number().int().nonnegative(),
+  /** rows_done / rows_total, 1 for an empty dataset. */
+  fraction: z.number().min(0).max(1),
+  /** Rows per second of the current run; null before the first chunk of a run. */
+  rate_rows_per_s: z.number().nonnegative().nullable(),
+  /** Seconds until scoring is done at that rate; null when the rate is unknown or the job is over. */
+  eta_s: z.number().nonnegative().nullable(),
+});
+export type JobProgressWire = z.infer<typeof JobProgressSchema>;
