@@ -5,11 +5,16 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
 
-run(process.execPath, [join(root, 'node_modules/cmake-js/bin/cmake-js'), 'compile', '--out', 'build']);
+// TADS_MARCH picks the CPU target of the addon (default: this machine's; the Dockerfile asks for a
+// portable one).
+const march = process.env.TADS_MARCH ? [`--CDTADS_MARCH=${process.env.TADS_MARCH}`] : [];
+const require = createRequire(import.meta.url);
+run(process.execPath, [require.resolve('cmake-js/bin/cmake-js'), 'compile', '--out', 'build', ...march]);
 
 const inCheckout =
   existsSync(join(root, 'tsconfig.build.json')) && existsSync(join(root, 'node_modules/typescript'));
