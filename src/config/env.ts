@@ -1,0 +1,163 @@
+/**
+ * Server configuration, parsed once and failing fast. Precedence: explicit options, then the
+ * environment, then the defaults below.
+ *
+ * | variable            | default                 | meaning                                          |
+ * | ------------------- | ----------------------- | ------------------------------------------------ |
+ * | `PORT`              | 8080                    | HTTP API port (0: any free port)                 |
+ * | `HOST`              | 127.0.0.1               | HTTP API and generator bind address              |
+ * | `DATABASE_URL`      | (none: embedded server) | PostgreSQL to use                                |
+ * | `TADS_DATA_DIR`     | .tads                   | where the embedded PostgreSQL keeps its data     |
+ * | `TADS_PG_PORT`      | 54329                   | the embedded PostgreSQL's port (never 5432)      |
+ * | `GENERATOR_PORT`    | 50051                   | port the generator's gRPC server listens on      |
+ * | `GENERATOR_ADDRESS` | `<HOST>:<GENERATOR_PORT>` | where the API reaches the generator            |
+ * | `BODY_LIMIT`        | 1mb                     | largest request body (bytes, or with kb/mb)      |
+ * | `CORS_ORIGINS`      | (none)                  | comma-separated origins allowed by CORS, or `*`  |
+ */
+import { z } from 'zod';
+import { ValidationError } from '../core/errors.js';
+
+/** The parsed configuration. `databaseUrl` is non-enumerable so it never shows up in logs. */
+export interface Config {
+  port: number;
+  host: string;
+  /** The PostgreSQL URL, or undefined to run the embedded server. */
+  readonly databaseUrl: string | undefined;
+  dataDir: string;
+  embeddedPgPort: number;
+  generatorPort: number;
+  generatorAddress: string;
+  /** Largest accepted request body, in bytes. */
+  bodyLimit: number;
+  /** Origins allowed by CORS (`['*']` for any); empty: no CORS headers. */
+  corsOrigins: string[];
+}
+
+/** Largest body limit that may be configured (64 MiB). */
+export const MAX_BODY_LIMIT = 64 * 1024 * 1024;
+
+const port = (name: string) =>
+  z.coerce
+    .number({ error: `${name} must be an integer in [0, 65535]` })
+    .int(`${name} must be an integer in [0, 65535]`)
+    .min(0, `${name} must be an integer in [0, 65535]`)
+    .max(65535, `${name} must be an integer in [0, 65535]`);
+
+/** Parses `1048576`, `512kb`, `1mb` (case-insensitive) into bytes. */
+const byteSize = z
+  .union([z.number(), z.string()])
+  .transform((v, ctx) => {
+    const m = /^\s*(\d+)\s*(b|kb|mb)?\s*$/i.exec(String(v));
+    if (!m) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'BODY_LIMIT must be a size in bytes, e.g. 1048576, 512kb or 1mb',
+      });
+      return z.NEVER;
+    }
+    const unit = (m[2] ?? 'b').toLowerCase();
+    return Number(m[1]) * (unit === 'mb' ? 1024 * 1024 : unit === 'kb' ? 1024 : 1);
+  })
+  .pipe(
+    z
+      .number()
+      .int()
+      .min(1, 'BODY_LIMIT must be at least 1 byte')
+      .max(MAX_BODY_LIMIT, `BODY_LIMIT must be at most ${MAX_BODY_LIMIT} bytes`),
+  );
+
+const databaseUrl = z
+  .string()
+  .refine((s) => /^postgres(ql)?:\/\//.test(s) && URL.canParse(s), 'DATABASE_URL must be a postgres:// URL');
+
+const Env = z.object({
+  PORT: port('PORT').default(8080),
+  HOST: z.string().min(1, 'HOST must not be empty').default('127.0.0.1'),
+  DATABASE_URL: databaseUrl.optional(),
+  TADS_DATA_DIR: z.string().min(1, 'TADS_DATA_DIR must not be empty').default('.tads'),
+  TADS_PG_PORT: port('TADS_PG_PORT')
+    .refine((p) => p !== 5432 && p !== 0, 'TADS_PG_PORT must not be 5432 (a machine server may use it) or 0')
+    .default(54329),
+  GENERATOR_PORT: port('GENERATOR_PORT').default(50051),
+  GENERATOR_ADDRESS: z
+    .string()
+    .regex(/^[^\s:]+:\d{1,5}$/, 'GENERATOR_ADDRESS must be host:port')
+    .optional(),
+  BODY_LIMIT: byteSize.default(1024 * 1024),
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((o) => o.trim())
+        .filter((o) => o.length > 0),
+    ),
+});
+
+/** Explicit options: each one wins over its environment variable. */
+export type ConfigOptions = Partial<Omit<Config, 'databaseUrl'>> & { databaseUrl?: string | undefined };
+
+/**
+ * Builds the configuration from explicit options, then `env`, then defaults.
+ *
+ * @param options - explicit values (e.g. from CLI flags)
+ * @param env - the environment to read (default `process.env`); empty strings count as unset
+ * @throws ValidationError naming each invalid variable, what it must be and what it was
+ * @example
+ * const config = loadConfig({ port: 0 }); // any free port, the rest from the environment
+ */
+export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  // Apply precedence: an explicit option replaces the variable before parsing, so it is
+  // validated the same way.
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(Env.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  const set = (key: keyof z.input<typeof Env>, v: unknown) => {
+    if (v !== undefined) raw[key] = v;
+  };
+  set('PORT', options.port);
+  set('HOST', options.host);
+  set('DATABASE_URL', options.databaseUrl);
+  set('TADS_DATA_DIR', options.dataDir);
+  set('TADS_PG_PORT', options.embeddedPgPort);
+  set('GENERATOR_PORT', options.generatorPort);
+  set('GENERATOR_ADDRESS', options.generatorAddress);
+  set('BODY_LIMIT', options.bodyLimit);
+  if (options.corsOrigins !== undefined) raw.CORS_ORIGINS = options.corsOrigins.join(',');
+
+  // Validate
+  const parsed = Env.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => {
+      const name = String(i.path[0] ?? '');
+      const got = name === 'DATABASE_URL' ? '(hidden)' : JSON.stringify(raw[name]);
+      return { path: name, message: `${i.message}; got ${got}` };
+    });
+    throw new ValidationError(`invalid configuration: ${issues.map((i) => i.message).join('; ')}`, issues);
+  }
+  const e = parsed.data;
+  const config = {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: e.TADS_DATA_DIR,
+    embeddedPgPort: e.TADS_PG_PORT,
+    generatorPort: e.GENERATOR_PORT,
+    generatorAddress: e.GENERATOR_ADDRESS ?? `${e.HOST}:${e.GENERATOR_PORT}`,
+    bodyLimit: e.BODY_LIMIT,
+    corsOrigins: e.CORS_ORIGINS,
+  } as Config;
+  // The URL may carry a password: keep it off enumeration (logs, JSON.stringify).
+  Object.defineProperty(config, 'databaseUrl', { value: e.DATABASE_URL, enumerable: false });
+  return config;
+}
+
+let cached: Config | undefined;
+
+/** The process's configuration from its environment, parsed on first use and kept. */
+export function getConfig(): Config {
+  cached ??= loadConfig();
+  return cached;
+}

@@ -1,0 +1,112 @@
+/**
+ * Domain errors of TADS. Services (storage, generator, jobs, scorer) throw these; the HTTP layer
+ * (src/api/errors.ts) and the CLI map them to status codes and exit codes. Nothing here knows
+ * about HTTP: a `code` is a stable machine-readable name, never a status number.
+ */
+
+/** Machine-readable error codes, as they appear in the API's `error.code`. */
+export const ERROR_CODES = [
+  'invalid_input',
+  'not_found',
+  'conflict',
+  'payload_too_large',
+  'database_unavailable',
+  'service_unavailable',
+  'internal',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * Base of every domain error: a message that names what was wrong, a stable `code` and optional
+ * structured `details` (e.g. the list of invalid fields).
+ */
+export class TadsError extends Error {
+  readonly code: ErrorCode;
+  readonly details: unknown;
+
+  /**
+   * @param code - the stable error code
+   * @param message - human-readable; names the parameter, what was expected and what arrived
+   * @param details - optional structured details, serialised as they are (must be JSON-safe)
+   * @param options - standard `ErrorOptions` (a `cause`)
+   */
+  constructor(code: ErrorCode, message: string, details?: unknown, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.details = details ?? null;
+  }
+}
+
+/** One invalid field of an input: where it is, what was expected, what arrived. */
+export interface FieldIssue {
+  /** Dotted path of the field, e.g. `body.host_count` or `query.limit`. */
+  path: string;
+  message: string;
+}
+
+/** Bad input: a field out of range, of the wrong type, unknown, or a malformed document. */
+export class ValidationError extends TadsError {
+  readonly issues: FieldIssue[];
+
+  /**
+   * @param message - the summary, e.g. `host_count must be an integer in [1, 10000]; got -1`
+   * @param issues - every invalid field (defaults to none)
+   */
+  constructor(message: string, issues: FieldIssue[] = [], options?: ErrorOptions) {
+    super('invalid_input', message, issues.length > 0 ? { issues } : null, options);
+    this.issues = issues;
+  }
+}
+
+/** A resource that does not exist (an unknown id). */
+export class NotFoundError extends TadsError {
+  /**
+   * @param resource - the kind of resource, e.g. `dataset`
+   * @param id - the id that was looked up
+   */
+  constructor(resource: string, id: string) {
+    super('not_found', `${resource} ${id} not found`, { resource, id });
+  }
+}
+
+/** A request that conflicts with the resource's state (deleting a running dataset, a lost lease). */
+export class ConflictError extends TadsError {
+  constructor(message: string, details?: unknown) {
+    super('conflict', message, details);
+  }
+}
+
+/** An input larger than the documented limit. */
+export class PayloadTooLargeError extends TadsError {
+  /**
+   * @param limitBytes - the limit that applies
+   * @param what - what was too large (default `request body`)
+   */
+  constructor(limitBytes: number, what = 'request body') {
+    super('payload_too_large', `${what} must be at most ${limitBytes} bytes`, { limit_bytes: limitBytes });
+  }
+}
+
+/** The database cannot be reached (refused, dropped, shutting down, too many connections). */
+export class DatabaseUnavailableError extends TadsError {
+  constructor(message = 'database unavailable', options?: ErrorOptions) {
+    super('database_unavailable', message, null, options);
+  }
+}
+
+/** Another service TADS depends on (the generator) cannot be reached. */
+export class ServiceUnavailableError extends TadsError {
+  /**
+   * @param service - which service, e.g. `generator`
+   * @param message - what happened
+   */
+  constructor(service: string, message: string, options?: ErrorOptions) {
+    super('service_unavailable', `${service} unavailable: ${message}`, { service }, options);
+  }
+}
+
+/** True when `err` is one of TADS's domain errors. */
+export function isTadsError(err: unknown): err is TadsError {
+  return err instanceof TadsError;
+}

@@ -1,0 +1,348 @@
+/**
+ * The dataset repository. A dataset goes pending → running → completed with its exact row count,
+ * or → failed with its error and none of its rows left. While pending or running it is held by a
+ * lease (src/db/leases.ts): one whose holder died is failed ("interrupted") by the reaper.
+ */
+import { z } from 'zod';
+import { ConflictError, NotFoundError } from '../core/errors.js';
+import { toDatabaseError } from './errors.js';
+import { claimExpiredLeases, LEASE_TTL_MS } from './leases.js';
+import { cursorTimestampSql, keysetCondition, toPage, type Page } from './pagination.js';
+import { withTransaction, type Pool, type Queryable } from './pool.js';
+
+/** Lifecycle states of a dataset. */
+export const DATASET_STATUSES = ['pending', 'running', 'completed', 'failed'] as const;
+export type DatasetStatus = (typeof DATASET_STATUSES)[number];
+
+/** The error recorded on a dataset whose generation was cut off by its server's end. */
+export const INTERRUPTED = 'interrupted';
+
+/** A row of `datasets`, parsed. */
+export interface DatasetRow {
+  id: string;
+  name: string;
+  status: DatasetStatus;
+  error: string | null;
+  /** The generation parameters, as given on the wire (snake_case). */
+  params: Record<string, unknown>;
+  /** Rows written so far; once completed, the dataset's exact row count. */
+  rowCount: number;
+  /** Rows the generation will produce. */
+  rowsTotal: number;
+  hostCount: number;
+  /** Summary figures recorded at completion, if any. */
+  stats: Record<string, unknown> | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: Date | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+// bigint columns arrive as strings from node-postgres: they are checked and turned into numbers
+// (dataset sizes stay far below 2^53).
+const count = z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform(Number);
+
+/** Schema of a `datasets` row as node-postgres returns it (untrusted until parsed). */
+const DbDatasetRow = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    status: z.enum(DATASET_STATUSES),
+    error: z.string().nullable(),
+    params: z.record(z.string(), z.unknown()),
+    row_count: count,
+    rows_total: count,
+    host_count: z.number().int(),
+    stats: z.record(z.string(), z.unknown()).nullable(),
+    lease_owner: z.string().nullable(),
+    lease_expires_at: z.date().nullable(),
+    created_at: z.date(),
+    started_at: z.date().nullable(),
+    finished_at: z.date().nullable(),
+  })
+  .transform((r): DatasetRow => ({
+    id: r.id,
+    name: r.name,
+    status: r.status,
+    error: r.error,
+    params: r.params,
+    rowCount: r.row_count,
+    rowsTotal: r.rows_total,
+    hostCount: r.host_count,
+    stats: r.stats,
+    leaseOwner: r.lease_owner,
+    leaseExpiresAt: r.lease_expires_at,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+  }));
+
+const COLUMNS =
+  'id, name, status, error, params, row_count, rows_total, host_count, stats, lease_owner, lease_expires_at, created_at, started_at, finished_at';
+
+const TTL = `now() + ${LEASE_TTL_MS} * interval '1 millisecond'`;
+
+async function run<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw toDatabaseError(err);
+  }
+}
+
+/** What {@link createDataset} needs. */
+export interface NewDataset {
+  id: string;
+  name: string;
+  /** Generation parameters, snake_case as on the wire; stored as they are. */
+  params: Record<string, unknown>;
+  rowsTotal: number;
+  hostCount: number;
+  /** The server process that will generate it (its lease holder). */
+  owner: string;
+}
+
+/**
+ * Records a new dataset as `pending`, its lease held by `owner`.
+ *
+ * @returns the stored row
+ * @throws ConflictError when a dataset with this id exists
+ */
+export async function createDataset(pool: Queryable, d: NewDataset): Promise<DatasetRow> {
+  return run(async () => {
+    try {
+      const { rows } = await pool.query(
+        `INSERT INTO datasets (id, name, status, params, rows_total, host_count, lease_owner, lease_expires_at)
+         VALUES ($1, $2, 'pending', $3, $4, $5, $6, ${TTL})
+         RETURNING ${COLUMNS}`,
+        [d.id, d.name, JSON.stringify(d.params), d.rowsTotal, d.hostCount, d.owner],
+      );
+      return DbDatasetRow.parse(rows[0]);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === '23505')
+        throw new ConflictError(`dataset ${d.id} already exists`);
+      throw err;
+    }
+  });
+}
+
+function lostLease(id: string, owner: string, expected: string): ConflictError {
+  return new ConflictError(`dataset ${id} is not ${expected} under a lease held by ${owner}`, { id });
+}
+
+/**
+ * Moves a pending dataset held by `owner` to `running` and renews the lease.
+ *
+ * @throws ConflictError when the dataset is not pending under `owner`'s lease
+ */
+export async function markDatasetRunning(pool: Queryable, id: string, owner: string): Promise<void> {
+  await run(async () => {
+    const { rowCount } = await pool.query(
+      `UPDATE datasets SET status = 'running', started_at = now(), lease_expires_at = ${TTL}
+        WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`,
+      [id, owner],
+    );
+    if (rowCount !== 1) throw lostLease(id, owner, 'pending');
+  });
+}
+
+/**
+ * Records progress of a running generation and renews its lease (the heartbeat).
+ *
+ * @param rowCount - rows written so far
+ * @throws ConflictError when the lease is lost (the dataset was failed or taken over): the
+ *   generation must stop
+ */
+export async function updateDatasetProgress(
+  pool: Queryable,
+  id: string,
+  owner: string,
+  rowCount: number,
+): Promise<void> {
+  await run(async () => {
+    const { rowCount: n } = await pool.query(
+      `UPDATE datasets SET row_count = $3, lease_expires_at = ${TTL}
+        WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
+      [id, owner, rowCount],
+    );
+    if (n !== 1) throw lostLease(id, owner, 'running');
+  });
+}
+
+/**
+ * Marks a running dataset completed with its exact row count and releases the lease.
+ *
+ * @param rowCount - the number of rows stored
+ * @param stats - optional summary figures to keep with the dataset
+ * @throws ConflictError when the dataset is not running under `owner`'s lease
+ */
+export async function markDatasetCompleted(
+  pool: Queryable,
+  id: string,
+  owner: string,
+  rowCount: number,
+  stats?: Record<string, unknown>,
+): Promise<void> {
+  await run(async () => {
+    const { rowCount: n } = await pool.query(
+      `UPDATE datasets
+          SET status = 'completed', row_count = $3, stats = $4, finished_at = now(),
+              lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
+      [id, owner, rowCount, stats === undefined ? null : JSON.stringify(stats)],
+    );
+    if (n !== 1) throw lostLease(id, owner, 'running');
+  });
+}
+
+/**
+ * Finds the partitions of `host_telemetry_archival` holding a dataset's rows, from the catalog
+ * (the partition's bound is the dataset id), and drops them. Idempotent.
+ */
+async function dropDatasetRows(db: Queryable, id: string): Promise<void> {
+  const { rows } = await db.query(
+    `SELECT c.oid::regclass::text AS name
+       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = 'host_telemetry_archival'::regclass
+        AND pg_get_expr(c.relpartbound, c.oid) = format('FOR VALUES IN (%L)', $1::text)`,
+    [id],
+  );
+  for (const r of rows) {
+    const { name } = z.object({ name: z.string() }).parse(r);
+    // The name comes from the catalog as a quoted identifier (regclass text), not from input.
+    await db.query(`DROP TABLE IF EXISTS ${name}`);
+  }
+}
+
+/**
+ * Marks a pending or running dataset failed with `error` and removes its rows. A dataset that
+ * already finished is left alone.
+ *
+ * The status changes first (in its own transaction), so the generation's next progress update
+ * finds its lease gone and stops; then the rows go.
+ *
+ * @returns true when the dataset was failed by this call
+ */
+export async function markDatasetFailed(pool: Pool, id: string, error: string): Promise<boolean> {
+  return run(async () => {
+    const { rowCount } = await pool.query(
+      `UPDATE datasets
+          SET status = 'failed', error = $2, row_count = 0, finished_at = now(),
+              lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = $1 AND status IN ('pending', 'running')`,
+      [id, error],
+    );
+    if (rowCount !== 1) return false;
+    await dropDatasetRows(pool, id);
+    return true;
+  });
+}
+
+/** Reads one dataset, or null when there is none with this id. */
+export async function getDataset(pool: Queryable, id: string): Promise<DatasetRow | null> {
+  return run(async () => {
+    const { rows } = await pool.query(`SELECT ${COLUMNS} FROM datasets WHERE id = $1`, [id]);
+    return rows.length === 0 ? null : DbDatasetRow.parse(rows[0]);
+  });
+}
+
+/** Options of {@link listDatasets}. */
+export interface ListDatasetsOptions {
+  /** Page size (the caller validates its range). */
+  limit: number;
+  /** Cursor from the previous page's `nextCursor`, if any. */
+  cursor?: string | null;
+  /** Only datasets in this state. */
+  status?: DatasetStatus;
+}
+
+/**
+ * Lists datasets newest first, one page at a time.
+ *
+ * @throws ValidationError when the cursor is malformed
+ */
+export async function listDatasets(pool: Queryable, options: ListDatasetsOptions): Promise<Page<DatasetRow>> {
+  const params: unknown[] = [];
+  const where = [keysetCondition(options.cursor, params)];
+  if (options.status) {
+    params.push(options.status);
+    where.push(`status = $${params.length}`);
+  }
+  params.push(options.limit + 1);
+  return run(async () => {
+    const { rows } = await pool.query(
+      `SELECT ${COLUMNS}, ${cursorTimestampSql()} AS cursor_ts FROM datasets
+        WHERE ${where.join(' AND ')}
+        ORDER BY created_at DESC, id DESC
+        LIMIT $${params.length}`,
+      params,
+    );
+    const parsed = rows.map((r) => ({
+      row: DbDatasetRow.parse(r),
+      ts: z.object({ cursor_ts: z.string() }).parse(r).cursor_ts,
+    }));
+    return toPage(
+      parsed,
+      options.limit,
+      (p) => ({ ts: p.ts, id: p.row.id }),
+      (p) => p.row,
+    );
+  });
+}
+
+/**
+ * Deletes a finished (completed or failed) dataset with its rows; jobs and alerts on it go with
+ * it, models trained on it keep their model and lose the link.
+ *
+ * @throws NotFoundError when there is no such dataset
+ * @throws ConflictError while it is pending or running
+ */
+export async function deleteDataset(pool: Pool, id: string): Promise<void> {
+  await withTransaction(pool, async (client) => {
+    const { rows } = await client.query('SELECT status FROM datasets WHERE id = $1 FOR UPDATE', [id]);
+    if (rows.length === 0) throw new NotFoundError('dataset', id);
+    const { status } = z.object({ status: z.enum(DATASET_STATUSES) }).parse(rows[0]);
+    if (status === 'pending' || status === 'running') {
+      throw new ConflictError(
+        `dataset ${id} is ${status}; it can be deleted once it has completed or failed`,
+        {
+          id,
+          status,
+        },
+      );
+    }
+    await dropDatasetRows(client, id);
+    await client.query('DELETE FROM datasets WHERE id = $1', [id]);
+  });
+}
+
+/**
+ * The datasets' reap action: claims datasets whose lease expired while pending or running and
+ * fails them as "interrupted", removing their rows; also removes rows left behind by a failed
+ * dataset whose cleanup was cut short.
+ *
+ * @returns how many datasets were failed
+ */
+export async function reapExpiredDatasets(pool: Pool, owner: string): Promise<number> {
+  const ids = await claimExpiredLeases(pool, 'datasets', owner);
+  let failed = 0;
+  for (const id of ids) {
+    if (await markDatasetFailed(pool, id, INTERRUPTED)) failed += 1;
+  }
+  // Leftovers: partitions of failed datasets (their drop failed after the status changed).
+  const { rows } = await run(() =>
+    pool.query(
+      `SELECT d.id FROM datasets d
+        WHERE d.status = 'failed' AND EXISTS (
+          SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE i.inhparent = 'host_telemetry_archival'::regclass
+             AND pg_get_expr(c.relpartbound, c.oid) = format('FOR VALUES IN (%L)', d.id::text))`,
+    ),
+  );
+  for (const r of rows) {
+    const { id } = z.object({ id: z.string() }).parse(r);
+    await run(() => dropDatasetRows(pool, id));
+  }
+  return failed;
+}

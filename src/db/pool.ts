@@ -1,0 +1,82 @@
+/**
+ * The connection pool every part of TADS shares, and the transaction helper built on it.
+ */
+import pg from 'pg';
+import { toDatabaseError } from './errors.js';
+
+/** A pool of connections to TADS's database. */
+export type Pool = pg.Pool;
+/** One checked-out connection. */
+export type PoolClient = pg.PoolClient;
+/** Anything that runs queries: the pool itself or a checked-out client (inside a transaction). */
+export type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
+
+/** Options of {@link createPool}. */
+export interface PoolOptions {
+  /** Most connections open at once (default 10). */
+  max?: number;
+  /** How long to wait for a connection before failing, in ms (default 5000). */
+  connectionTimeoutMillis?: number;
+  /** `application_name` shown in pg_stat_activity (default `tads`). */
+  applicationName?: string;
+}
+
+/**
+ * Creates a connection pool for `url` (a `postgres://` URL). Connecting is lazy: a server that
+ * is down shows up as a DatabaseUnavailableError on the first query, not here.
+ *
+ * Errors of idle connections (the server restarting, say) are absorbed: the pool drops that
+ * connection and the next query opens a new one, instead of the process crashing.
+ *
+ * @param url - the database URL, e.g. `postgres://postgres@127.0.0.1:5432/tads`
+ * @param options - pool size and timeouts
+ * @example
+ * const pool = createPool(process.env.DATABASE_URL!);
+ * await pool.query('SELECT 1');
+ */
+export function createPool(url: string, options: PoolOptions = {}): Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5000,
+    idleTimeoutMillis: 30_000,
+    application_name: options.applicationName ?? 'tads',
+  });
+  // An idle client's socket error is reported here; without a listener it would crash the process.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/**
+ * Runs `fn` inside one transaction on a client of `pool`: BEGIN, then COMMIT when `fn` resolves
+ * or ROLLBACK when it throws (the error is rethrown, a lost connection as a
+ * DatabaseUnavailableError).
+ *
+ * @param pool - the pool to take a client from
+ * @param fn - the work; it must use the client it is given, not the pool
+ */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  let client: PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw toDatabaseError(err);
+  }
+  let broken = false;
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    try {
+      await client.query('ROLLBACK');
+    } catch {
+      // The connection itself failed: do not return it to the pool.
+      broken = true;
+    }
+    throw toDatabaseError(err);
+  } finally {
+    client.release(broken);
+  }
+}
