@@ -72,17 +72,11 @@ export async function deleteScoresFrom(db: Queryable, jobId: string, fromRowId: 
   }
 }
 
-/** How many scores the job has stored, and whether any row_id is stored twice (never, by the key). */
-export async function countScores(
-  db: Queryable,
-  jobId: string,
-): Promise<{ rows: number; distinctRows: number }> {
+/** How many scores the job has stored. */
+export async function countScores(db: Queryable, jobId: string): Promise<number> {
   try {
-    const { rows } = await db.query(
-      `SELECT count(*) AS n, count(DISTINCT row_id) AS d FROM ${jobScoresPartition(jobId)}`,
-    );
-    const r = z.object({ n: z.string(), d: z.string() }).parse(rows[0]);
-    return { rows: Number(r.n), distinctRows: Number(r.d) };
+    const { rows } = await db.query(`SELECT count(*) AS n FROM ${jobScoresPartition(jobId)}`);
+    return Number(z.object({ n: z.string() }).parse(rows[0]).n);
   } catch (err) {
     throw toDatabaseError(err);
   }
