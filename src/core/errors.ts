@@ -3,18 +3,9 @@
  * (src/api/errors.ts) and the CLI map them to status codes and exit codes. Nothing here knows
  * about HTTP: a `code` is a stable machine-readable name, never a status number.
  */
+import type { ErrorCode } from '../contract/errors.js';
 
-/** Machine-readable error codes, as they appear in the API's `error.code`. */
-export const ERROR_CODES = [
-  'invalid_input',
-  'not_found',
-  'conflict',
-  'payload_too_large',
-  'database_unavailable',
-  'service_unavailable',
-  'internal',
-] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
+export type { ErrorCode } from '../contract/errors.js';
 
 /**
  * Base of every domain error: a message that names what was wrong, a stable `code` and optional

@@ -1,0 +1,92 @@
+/**
+ * Pieces shared by the wire schemas: list pagination (limit and opaque cursor, newest first),
+ * uuid path parameters, query-string integers, and the health response.
+ */
+import { z } from 'zod';
+
+/** Shows an arriving value in an error message (JSON, shortened). */
+export function showValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  try {
+    const s = JSON.stringify(v);
+    return s === undefined ? typeof v : s.length > 80 ? `${s.slice(0, 77)}...` : s;
+  } catch {
+    return typeof v;
+  }
+}
+
+/**
+ * An integer query parameter (query values arrive as text): digits only, within [min, max].
+ *
+ * @param name - the parameter's name as the caller spells it, for messages
+ */
+export function queryInt(name: string, min: number, max: number) {
+  const msg = (iss: { input?: unknown }) =>
+    `${name} must be an integer in [${min}, ${max}]; got ${showValue(iss.input)}`;
+  return z
+    .string({ error: msg })
+    .regex(/^\d{1,16}$/, { error: msg })
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, { error: (iss) => msg({ input: String(iss.input) }) });
+}
+
+/** A UUID (path parameter or field). */
+export function uuidField(name: string) {
+  return z.uuid({ error: (iss) => `${name} must be a UUID; got ${showValue(iss.input)}` });
+}
+
+/** Page sizes of lists. */
+export const PAGE_LIMITS = { default: 50, max: 500 } as const;
+
+/** Longest cursor accepted (ours are far shorter). */
+export const MAX_CURSOR_LENGTH = 200;
+
+/** `limit` and `cursor` of a list's query. */
+export const paginationQueryShape = {
+  limit: queryInt('limit', 1, PAGE_LIMITS.max).optional(),
+  cursor: z
+    .string()
+    .min(1, { error: 'cursor must be a cursor returned by a previous page (next_cursor); got an empty text' })
+    .max(MAX_CURSOR_LENGTH, {
+      error: 'cursor must be a cursor returned by a previous page (next_cursor); got a longer text',
+    })
+    .optional(),
+};
+
+/** Query of a plain list: `?limit=50&cursor=…`. */
+export const PaginationQuerySchema = z
+  .strictObject(paginationQueryShape, { error: (iss) => unknownQueryMessage(iss) })
+  .transform((q) => ({ limit: q.limit ?? PAGE_LIMITS.default, cursor: q.cursor }));
+
+/** Message for a query with unknown parameters. */
+export function unknownQueryMessage(iss: { code?: string; keys?: string[]; input?: unknown }): string {
+  if (iss.code === 'unrecognized_keys' && iss.keys) {
+    return `unknown query parameter${iss.keys.length > 1 ? 's' : ''} ${iss.keys.join(', ')}`;
+  }
+  return `query must be key=value pairs; got ${showValue(iss.input)}`;
+}
+
+/**
+ * A page of a list: `{ items, next_cursor }`, newest first; `next_cursor` is null on the last
+ * page.
+ */
+export function pageSchema<T extends z.ZodType>(item: T) {
+  return z.object({ items: z.array(item), next_cursor: z.string().nullable() });
+}
+
+/** Path parameters `{ id }` holding a UUID. */
+export const IdParamsSchema = z.object({ id: uuidField('id') });
+
+/** An RFC 3339 UTC timestamp as the API writes it (`2024-01-01T00:00:00.000Z`). */
+export const TimestampSchema = z.iso.datetime();
+
+/** `GET /health`. */
+export const HealthSchema = z.object({
+  status: z.literal('ok'),
+  /** The package version. */
+  version: z.string(),
+  /** Round-trip time of `SELECT 1`, in milliseconds. */
+  database_ms: z.number().nonnegative(),
+});
+export type Health = z.infer<typeof HealthSchema>;
