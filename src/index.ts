@@ -1,1 +1,51 @@
+/** The TADS library: re-exports only. */
 export const version = '0.1.0';
+
+export { METRICS, ANOMALY_TYPES } from './core/types.js';
+export type { Matrix, MetricName, AnomalyType, HostInfo, TelemetryChunk } from './core/types.js';
+export {
+  PcaModel,
+  PcaAccumulator,
+  PcaError,
+  fitPca,
+  fitPcaAsync,
+  robustStats,
+  scoreBatch,
+  allocateScoreOutput,
+  defaultMetricNames,
+} from './core/pca.js';
+export type {
+  FitOptions,
+  ModelMeta,
+  RobustStats,
+  ScoreOutput,
+  ScoreOptions,
+  ModelJson,
+  SpeLimitInfo,
+} from './core/pca.js';
+export { modelJsonSchema, SPE_LIMIT_METHODS } from './core/model-json.js';
+export {
+  generateTelemetry,
+  liveTelemetry,
+  parseGenerateParams,
+  GENERATOR_MODEL,
+  DEFAULT_CHUNK_ROWS,
+  MAX_CHUNK_ROWS,
+} from './core/generator.js';
+export type {
+  GeneratedTelemetry,
+  GenerateOptions,
+  AnomalyEpisode,
+  HostMetricStats,
+  LiveTelemetry,
+  LiveOptions,
+} from './core/generator.js';
+export {
+  GenerateParamsSchema,
+  GenerateParamsWireSchema,
+  GENERATOR_LIMITS,
+  GENERATOR_DEFAULTS,
+  generateParamsToWire,
+} from './contract/generator.js';
+export type { GenerateParams, GenerateParamsInput, GenerateParamsWire } from './contract/generator.js';
+export { Random, fmix32, MAX_SEED } from './core/random.js';
