@@ -1,29 +1,4 @@
-/** The TADS library: re-exports only. */
 export const version = '0.1.0';
-
-export { METRICS, ANOMALY_TYPES } from './core/types.js';
-export type { Matrix, MetricName, AnomalyType, HostInfo, TelemetryChunk } from './core/types.js';
-export {
-  PcaModel,
-  PcaAccumulator,
-  PcaError,
-  fitPca,
-  fitPcaAsync,
-  robustStats,
-  scoreBatch,
-  allocateScoreOutput,
-  defaultMetricNames,
-} from './core/pca.js';
-export type {
-  FitOptions,
-  ModelMeta,
-  RobustStats,
-  ScoreOutput,
-  ScoreOptions,
-  ModelJson,
-  SpeLimitInfo,
-} from './core/pca.js';
-export { modelJsonSchema, SPE_LIMIT_METHODS } from './core/model-json.js';
 export {
   generateTelemetry,
   liveTelemetry,
