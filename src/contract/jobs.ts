@@ -5,6 +5,15 @@
  * camelCase values.
  */
 import { z } from 'zod';
+import {
+  IdParamsSchema,
+  pageSchema,
+  paginationQueryShape,
+  PAGE_LIMITS,
+  showValue,
+  unknownQueryMessage,
+  uuidField,
+} from './common.js';
 
 /** Statuses a job goes through: pending → running → completed | failed | cancelled. */
 export const JOB_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
@@ -22,33 +31,26 @@ export const CHUNK_ROWS_MAX = 1_000_000;
 /** Chunk size used when a request does not give one. */
 export const CHUNK_ROWS_DEFAULT = 50_000;
 
-const uuid = (name: string) =>
-  z.uuid({
-    error: (iss) =>
-      `${name} must be a UUID; got ${iss.input === undefined ? 'nothing' : JSON.stringify(iss.input)}`,
-  });
-
 /** Body of `POST /jobs/score_dataset`. */
 export const ScoreDatasetRequestSchema = z
   .strictObject({
-    model_id: uuid('model_id'),
-    dataset_id: uuid('dataset_id'),
+    model_id: uuidField('model_id'),
+    dataset_id: uuidField('dataset_id'),
     chunk_rows: z
-      .number({ error: (iss) => `chunk_rows must be an integer; got ${JSON.stringify(iss.input)}` })
-      .int({ error: (iss) => `chunk_rows must be an integer; got ${JSON.stringify(iss.input)}` })
+      .number({ error: (iss) => `chunk_rows must be an integer; got ${showValue(iss.input)}` })
+      .int({ error: (iss) => `chunk_rows must be an integer; got ${showValue(iss.input)}` })
       .min(CHUNK_ROWS_MIN, {
         error: (iss) =>
-          `chunk_rows must be an integer in [${CHUNK_ROWS_MIN}, ${CHUNK_ROWS_MAX}]; got ${JSON.stringify(iss.input)}`,
+          `chunk_rows must be an integer in [${CHUNK_ROWS_MIN}, ${CHUNK_ROWS_MAX}]; got ${showValue(iss.input)}`,
       })
       .max(CHUNK_ROWS_MAX, {
         error: (iss) =>
-          `chunk_rows must be an integer in [${CHUNK_ROWS_MIN}, ${CHUNK_ROWS_MAX}]; got ${JSON.stringify(iss.input)}`,
+          `chunk_rows must be an integer in [${CHUNK_ROWS_MIN}, ${CHUNK_ROWS_MAX}]; got ${showValue(iss.input)}`,
       })
       .optional(),
     policy: z
       .enum(DETECTOR_POLICIES, {
-        error: (iss) =>
-          `policy must be one of ${DETECTOR_POLICIES.join(', ')}; got ${JSON.stringify(iss.input)}`,
+        error: (iss) => `policy must be one of ${DETECTOR_POLICIES.join(', ')}; got ${showValue(iss.input)}`,
       })
       .optional(),
   })
@@ -61,38 +63,23 @@ export const ScoreDatasetRequestSchema = z
 /** The parsed (camelCase) body of `POST /jobs/score_dataset`. */
 export type ScoreDatasetRequest = z.output<typeof ScoreDatasetRequestSchema>;
 
-/** Query string numbers arrive as text: accept digits only and name the parameter otherwise. */
-const queryInt = (name: string, min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, {
-      error: (iss) => `${name} must be an integer in [${min}, ${max}]; got ${JSON.stringify(iss.input)}`,
-    })
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, {
-      error: (iss) => `${name} must be an integer in [${min}, ${max}]; got ${JSON.stringify(iss.input)}`,
-    });
-
 /** Query of `GET /jobs`: newest first, `limit` per page, `cursor` from the previous page, filters. */
 export const ListJobsQuerySchema = z
-  .strictObject({
-    limit: queryInt('limit', 1, 500).optional(),
-    cursor: z
-      .string()
-      .max(200, {
-        error: 'cursor must be a cursor returned by a previous page (next_cursor); got a longer text',
-      })
-      .optional(),
-    model_id: uuid('model_id').optional(),
-    dataset_id: uuid('dataset_id').optional(),
-    status: z
-      .enum(JOB_STATUSES, {
-        error: (iss) => `status must be one of ${JOB_STATUSES.join(', ')}; got ${JSON.stringify(iss.input)}`,
-      })
-      .optional(),
-  })
+  .strictObject(
+    {
+      ...paginationQueryShape,
+      model_id: uuidField('model_id').optional(),
+      dataset_id: uuidField('dataset_id').optional(),
+      status: z
+        .enum(JOB_STATUSES, {
+          error: (iss) => `status must be one of ${JOB_STATUSES.join(', ')}; got ${showValue(iss.input)}`,
+        })
+        .optional(),
+    },
+    { error: (iss) => unknownQueryMessage(iss) },
+  )
   .transform((q) => ({
-    limit: q.limit ?? 50,
+    limit: q.limit ?? PAGE_LIMITS.default,
     cursor: q.cursor,
     modelId: q.model_id,
     datasetId: q.dataset_id,
@@ -101,8 +88,8 @@ export const ListJobsQuerySchema = z
 /** The parsed query of `GET /jobs`. */
 export type ListJobsQuery = z.output<typeof ListJobsQuerySchema>;
 
-/** Path parameter `:id` of the job routes. */
-export const JobIdParamSchema = uuid('id');
+/** Path parameters `{ id }` of the job routes. */
+export const JobParamsSchema = IdParamsSchema;
 
 /** Time spent per phase, in milliseconds, accumulated over every run of the job. */
 export const JobTimingsSchema = z.object({
@@ -137,11 +124,7 @@ export const JobSchema = z.object({
 export type JobWire = z.infer<typeof JobSchema>;
 
 /** A page of `GET /jobs`. */
-export const JobListSchema = z.object({
-  items: z.array(JobSchema),
-  /** Cursor of the next page, or null on the last page. */
-  next_cursor: z.string().nullable(),
-});
+export const JobListSchema = pageSchema(JobSchema);
 export type JobListWire = z.infer<typeof JobListSchema>;
 
 /** `GET /jobs/:id/progress`: how far the job is and how fast it goes. */

@@ -296,40 +296,73 @@ export interface ReplayBatch {
   fused: Float64Array;
   /** Index into METRICS, -1 for none. */
   topMetric: Int32Array;
+  /** The eight metrics, row-major (length × 8), when asked for; else undefined. */
+  metrics: Float64Array | undefined;
+}
+
+/** Options of {@link readReplayBatches}. */
+export interface ReplayOptions {
+  /** Rows per yielded batch (default 65 536). */
+  batchRows?: number;
+  /** Also read each record's eight metrics (default false). */
+  withMetrics?: boolean;
+}
+
+const METRIC_COLUMNS = [
+  'cpu_usage',
+  'memory_usage',
+  'disk_io',
+  'network_in',
+  'network_out',
+  'load_avg',
+  'latency_ms',
+  'error_rate',
+] as const;
+
+function newBatch(rows: number, withMetrics: boolean): ReplayBatch {
+  return {
+    length: 0,
+    rowIds: new Float64Array(rows),
+    ts: new Float64Array(rows),
+    hostIds: new Array<string>(rows),
+    fused: new Float64Array(rows),
+    topMetric: new Int32Array(rows),
+    metrics: withMetrics ? new Float64Array(rows * METRIC_COLUMNS.length) : undefined,
+  };
 }
 
 /**
- * Reads a job's stored scores in row_id order joined with each record's `ts` and `host_id`, in
- * batches of `batchRows`. Row ids are assigned in (ts, host_id) order by the generator, so this is
- * the (ts, host_id) order the alert rules need; the reader checks that time never goes back and
- * throws if it does.
+ * Reads a job's stored scores in row_id order joined with each record's `ts` and `host_id` (and,
+ * when asked, its metrics), in batches. Row ids are assigned in (ts, host_id) order by the
+ * generator, so this is the (ts, host_id) order the alert rules need; the reader checks that time
+ * never goes back and throws if it does.
  *
- * @param client - a checked-out client (the COPY holds it until the iteration ends)
+ * @param client - a checked-out client (the COPY holds it until the iteration ends; release it
+ *   as broken if the iteration is abandoned early)
  * @param jobId - the job
  * @param datasetId - the dataset it scored
- * @param batchRows - rows per yielded batch (default 65 536); the arrays are reused between batches
+ * @param options - batch size and whether to read the metrics
  */
 export async function* readReplayBatches(
   client: PoolClient,
   jobId: string,
   datasetId: string,
-  batchRows = 65_536,
+  options: ReplayOptions = {},
 ): AsyncGenerator<ReplayBatch> {
   const job = checkUuid('jobId', jobId);
   const dataset = checkUuid('datasetId', datasetId);
-  const batch: ReplayBatch = {
-    length: 0,
-    rowIds: new Float64Array(batchRows),
-    ts: new Float64Array(batchRows),
-    hostIds: new Array<string>(batchRows),
-    fused: new Float64Array(batchRows),
-    topMetric: new Int32Array(batchRows),
-  };
+  const batchRows = options.batchRows ?? 65_536;
+  if (!Number.isInteger(batchRows) || batchRows < 1) {
+    throw new RangeError(`batchRows must be an integer ≥ 1; got ${batchRows}`);
+  }
+  const withMetrics = options.withMetrics ?? false;
+  const d = METRIC_COLUMNS.length;
+  let batch = newBatch(batchRows, withMetrics);
   const ready: ReplayBatch[] = [];
   // Host ids repeat every time step: decode each distinct byte string once.
   const hostCache = new Map<string, string>();
   let lastTs = -Infinity;
-  const parser = new BinaryCopyParser(5, (buf, f) => {
+  const parser = new BinaryCopyParser(withMetrics ? 5 + d : 5, (buf, f) => {
     const i = batch.length;
     batch.rowIds[i] = Number(buf.readBigInt64BE(f[0]));
     const ts = Number(buf.readBigInt64BE(f[2])) / 1000 + PG_EPOCH_MS;
@@ -347,15 +380,21 @@ export async function* readReplayBatches(
     batch.hostIds[i] = host;
     batch.fused[i] = f[7]! < 0 ? NaN : buf.readDoubleBE(f[6]);
     batch.topMetric[i] = buf.readInt16BE(f[8]);
+    if (batch.metrics) {
+      for (let j = 0; j < d; j++) {
+        batch.metrics[i * d + j] = buf.readDoubleBE(f[10 + 2 * j]);
+      }
+    }
     batch.length = i + 1;
     if (batch.length === batchRows) {
-      ready.push(copyBatch(batch));
-      batch.length = 0;
+      ready.push(batch);
+      batch = newBatch(batchRows, withMetrics);
     }
   });
   // The partition is read directly; the telemetry through its parent (pruned to the dataset).
-  // COPY takes no parameters: both ids are checked UUIDs.
-  const sql = `COPY (SELECT s.row_id, t.ts, t.host_id, s.fused, s.top_metric
+  // COPY takes no parameters: both ids are checked UUIDs, the column names a fixed list.
+  const metricCols = withMetrics ? `, ${METRIC_COLUMNS.map((c) => `t.${c}`).join(', ')}` : '';
+  const sql = `COPY (SELECT s.row_id, t.ts, t.host_id, s.fused, s.top_metric${metricCols}
       FROM ${jobScoresPartition(job)} s
       JOIN host_telemetry_archival t ON t.dataset_id = '${dataset}' AND t.row_id = s.row_id
       ORDER BY s.row_id) TO STDOUT (FORMAT binary)`;
@@ -375,15 +414,4 @@ export async function* readReplayBatches(
     throw toDatabaseError(err);
   }
   if (batch.length > 0) yield batch;
-}
-
-function copyBatch(b: ReplayBatch): ReplayBatch {
-  return {
-    length: b.length,
-    rowIds: b.rowIds.slice(0, b.length),
-    ts: b.ts.slice(0, b.length),
-    hostIds: b.hostIds.slice(0, b.length),
-    fused: b.fused.slice(0, b.length),
-    topMetric: b.topMetric.slice(0, b.length),
-  };
 }
