@@ -1,4 +1,29 @@
+/** The TADS library: re-exports only. */
 export const version = '0.1.0';
+
+export { METRICS, ANOMALY_TYPES } from './core/types.js';
+export type { Matrix, MetricName, AnomalyType, HostInfo, TelemetryChunk } from './core/types.js';
+export {
+  PcaModel,
+  PcaAccumulator,
+  PcaError,
+  fitPca,
+  fitPcaAsync,
+  robustStats,
+  scoreBatch,
+  allocateScoreOutput,
+  defaultMetricNames,
+} from './core/pca.js';
+export type {
+  FitOptions,
+  ModelMeta,
+  RobustStats,
+  ScoreOutput,
+  ScoreOptions,
+  ModelJson,
+  SpeLimitInfo,
+} from './core/pca.js';
+export { modelJsonSchema, SPE_LIMIT_METHODS } from './core/model-json.js';
 export {
   generateTelemetry,
   liveTelemetry,
@@ -24,3 +49,40 @@ export {
 } from './contract/generator.js';
 export type { GenerateParams, GenerateParamsInput, GenerateParamsWire } from './contract/generator.js';
 export { Random, fmix32, MAX_SEED } from './core/random.js';
+export { fnv1a32, shardOf, ownsHost } from './core/sharding.js';
+export { AlertManager } from './core/alerts.js';
+export type {
+  AlertRecord,
+  AlertEvent,
+  AlertInput,
+  AlertBatch,
+  AlertManagerOptions,
+  ResolvedAlertOptions,
+  AlertManagerState,
+  AlertHostState,
+} from './core/alerts.js';
+export {
+  pointwiseMetrics,
+  rocAuc,
+  averagePrecision,
+  rankingMetrics,
+  rocCurve,
+  prCurve,
+  eventMetrics,
+} from './core/evaluation.js';
+export type {
+  Confusion,
+  PointwiseMetrics,
+  RankingMetric,
+  RankingMetrics,
+  RocPoint,
+  PrPoint,
+  Curve,
+  Scores,
+  EpisodeSpan,
+  AlertSpan,
+  EventMetricsInput,
+  EpisodeDetection,
+  TypeEventMetrics,
+  EventMetrics,
+} from './core/evaluation.js';
