@@ -1,0 +1,18 @@
+/**
+ * The route groups of the API, in registration order. A group is a module exporting
+ * `register(router, deps)`; add new groups to this list.
+ */
+import type { ApiDeps } from '../deps.js';
+import type { Router } from '../router.js';
+import * as datasets from './datasets.js';
+import * as evaluation from './evaluation.js';
+import * as health from './health.js';
+import * as jobs from './jobs.js';
+
+/** A route group. */
+export interface RouteGroup {
+  register(router: Router, deps: ApiDeps): void;
+}
+
+/** Every route group of the API. */
+export const ROUTE_GROUPS: readonly RouteGroup[] = [health, datasets, jobs, evaluation];

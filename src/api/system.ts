@@ -1,0 +1,164 @@
+/**
+ * The whole TADS server in one process: the database (embedded unless a URL is configured),
+ * migrations, the lease reaper, the generator's gRPC service and the HTTP API. `tads serve`
+ * (and `npm start`) runs this; tests start it on ephemeral ports.
+ */
+import type { Config } from '../config/env.js';
+import { packageVersion } from '../config/version.js';
+import { reapExpiredDatasets } from '../db/datasets.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../db/embedded.js';
+import { createReaper, newOwnerId, type ReapAction, type Reaper } from '../db/leases.js';
+import { migrate } from '../db/migrate.js';
+import { reapExpiredModels } from '../db/models.js';
+import { createPool, type Pool } from '../db/pool.js';
+import { silentLogger, type ApiDeps, type DatasetGenerator, type Logger } from './deps.js';
+import type { RouteGroup } from './routes/index.js';
+import { startApiServer, type ApiServer } from './server.js';
+
+/** A running generator service. */
+export interface GeneratorService {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** How the system starts the generator service and reaches it. */
+export interface GeneratorParts {
+  /** Starts the gRPC generator service. */
+  start(args: { pool: Pool; port: number; host: string; owner: string }): Promise<GeneratorService>;
+  /** A client of the service at `address` (`host:port`). */
+  connect(address: string): DatasetGenerator & { close?(): void };
+}
+
+/** Options of {@link startSystem}. */
+export interface SystemOptions {
+  config: Config;
+  /** The generator service and its client. */
+  generator: GeneratorParts;
+  log?: Logger;
+  /** Use this pool (the caller ends it) instead of opening one from the configuration. */
+  pool?: Pool;
+  /** Reap actions besides the datasets' and models' ones, by name. */
+  reapActions?: Record<string, ReapAction>;
+  /** Route groups (default: all). */
+  groups?: readonly RouteGroup[];
+  /** Reaper period in ms (default: src/db/leases.ts's). */
+  reapIntervalMs?: number;
+}
+
+/** A running system. */
+export interface System {
+  readonly config: Config;
+  readonly pool: Pool;
+  /** This process's lease owner id. */
+  readonly owner: string;
+  readonly reaper: Reaper;
+  readonly api: ApiServer;
+  /** `http://host:port` of the API. */
+  readonly apiUrl: string;
+  /** `host:port` of the generator service. */
+  readonly generatorAddress: string;
+  /** The embedded database, when one was started. */
+  readonly embedded: EmbeddedDatabase | undefined;
+  /** Stops everything, in reverse order of starting. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the system. On failure, whatever was already started is stopped again before the
+ * error is rethrown.
+ *
+ * Stages: database, migrations, reaper (one pass, then on a timer), generator service, API.
+ *
+ * @throws DatabaseUnavailableError when the database cannot be reached; Error when a port
+ *   cannot be bound or the embedded server cannot start
+ */
+export async function startSystem(options: SystemOptions): Promise<System> {
+  const { config } = options;
+  const log = options.log ?? silentLogger;
+  const stack: (() => Promise<void>)[] = [];
+  const unwind = async () => {
+    while (stack.length > 0) {
+      const step = stack.pop()!;
+      await step().catch((err: unknown) => log.warn('shutdown step failed', { error: String(err) }));
+    }
+  };
+
+  try {
+    // Database
+    let embedded: EmbeddedDatabase | undefined;
+    let pool = options.pool;
+    if (!pool) {
+      let url = config.databaseUrl;
+      if (url === undefined) {
+        embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort });
+        const db = embedded;
+        stack.push(() => db.stop());
+        log.info('embedded PostgreSQL ready', {
+          port: db.port,
+          data_dir: config.dataDir,
+          started: db.started,
+        });
+        url = db.url;
+      }
+      const own = createPool(url);
+      stack.push(() => own.end());
+      pool = own;
+    }
+
+    // Migrations
+    const { applied } = await migrate(pool);
+    if (applied.length > 0) log.info('migrations applied', { applied });
+
+    // Reaper: work whose server died is failed (or resumed) before anything new starts.
+    const owner = newOwnerId();
+    const reaper = createReaper(pool, {
+      owner,
+      intervalMs: options.reapIntervalMs,
+      onError: (name, err) => log.warn('reap action failed', { action: name, error: String(err) }),
+    });
+    reaper.register('datasets', reapExpiredDatasets);
+    reaper.register('models', reapExpiredModels);
+    for (const [name, action] of Object.entries(options.reapActions ?? {})) reaper.register(name, action);
+    await reaper.runOnce();
+    reaper.start();
+    stack.push(() => reaper.stop());
+
+    // Generator service and its client
+    const generatorService = await options.generator.start({
+      pool,
+      port: config.generatorPort,
+      host: config.host,
+      owner,
+    });
+    stack.push(() => generatorService.close());
+    const generatorAddress =
+      config.generatorPort === 0 ? `${config.host}:${generatorService.port}` : config.generatorAddress;
+    const generator = options.generator.connect(generatorAddress);
+    stack.push(() => Promise.resolve(generator.close?.()));
+
+    // API
+    const deps: ApiDeps = { pool, config, owner, generator, log, version: packageVersion() };
+    const api = await startApiServer({ deps, groups: options.groups });
+    stack.push(() => api.close());
+    log.info('API listening', { url: api.url, generator: generatorAddress });
+
+    let closing: Promise<void> | undefined;
+    return {
+      config,
+      pool,
+      owner,
+      reaper,
+      api,
+      apiUrl: api.url,
+      generatorAddress,
+      embedded,
+      close() {
+        closing ??= unwind();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * The typed TADS API client, shared by the dashboard and the CLI. Its request and response types
+ * come from the wire contract's zod schemas (src/contract), and every response is checked
+ * against its schema. It imports nothing of the server, so a browser bundle stays small.
+ */
+import type { z } from 'zod';
+import { HealthSchema, type Health } from '../contract/common.js';
+import {
+  DatasetListSchema,
+  DatasetSchema,
+  DeletedSchema,
+  type CreateDatasetRequest,
+  type Dataset,
+  type DatasetList,
+  type Deleted,
+} from '../contract/datasets.js';
+import { ErrorBodySchema } from '../contract/errors.js';
+
+/** An error answered by the API (status ≥ 400), or a failure to reach it (status 0). */
+export class ApiError extends Error {
+  /** HTTP status, or 0 when the API could not be reached. */
+  readonly status: number;
+  /** The API's error code (`invalid_input`, `not_found`, …), or `unreachable`, or `bad_response`. */
+  readonly code: string;
+  readonly details: unknown;
+
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    details: unknown = null,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** Options of {@link TadsClient}. */
+export interface TadsClientOptions {
+  /** The API's base URL, e.g. `http://127.0.0.1:8080`. */
+  baseUrl: string;
+  /** The fetch implementation (default: the global one). */
+  fetch?: typeof fetch;
+  /** Per-request timeout in ms (default 30 000). */
+  timeoutMs?: number;
+}
+
+/** Query values a request may carry. */
+export type QueryValues = Record<string, string | number | boolean | undefined | null>;
+
+/** A generic request, for routes that have no method of their own yet. */
+export interface RequestOptions<S extends z.ZodType> {
+  /** Query parameters; undefined and null values are left out. */
+  query?: QueryValues;
+  /** JSON body. */
+  body?: unknown;
+  /** Schema the response is checked against. */
+  response: S;
+  signal?: AbortSignal;
+}
+
+/** Query of {@link TadsClient.listDatasets}. */
+export interface ListDatasetsOptions {
+  /** Page size, 1–500 (default 50). */
+  limit?: number;
+  /** `next_cursor` of the previous page. */
+  cursor?: string;
+  status?: Dataset['status'];
+}
+
+/**
+ * A client of one TADS API.
+ *
+ * @example
+ * const api = new TadsClient('http://127.0.0.1:8080');
+ * const ds = await api.createDataset({ host_count: 10 });
+ * const done = await api.getDataset(ds.id);
+ */
+export class TadsClient {
+  readonly baseUrl: string;
+  readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number;
+
+  /** @param options - the base URL, or the full options */
+  constructor(options: string | TadsClientOptions) {
+    const o = typeof options === 'string' ? { baseUrl: options } : options;
+    this.baseUrl = o.baseUrl.replace(/\/+$/, '');
+    this.#fetch = o.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#timeoutMs = o.timeoutMs ?? 30_000;
+  }
+
+  /** `GET /health`. */
+  health(): Promise<Health> {
+    return this.request('GET', '/health', { response: HealthSchema });
+  }
+
+  /** `POST /datasets`: starts a generation; resolves with the dataset (pending or running). */
+  createDataset(params: CreateDatasetRequest): Promise<Dataset> {
+    return this.request('POST', '/datasets', { body: params, response: DatasetSchema });
+  }
+
+  /** `GET /datasets`: one page, newest first. */
+  listDatasets(options: ListDatasetsOptions = {}): Promise<DatasetList> {
+    return this.request('GET', '/datasets', { query: { ...options }, response: DatasetListSchema });
+  }
+
+  /** `GET /datasets/:id`. */
+  getDataset(id: string): Promise<Dataset> {
+    return this.request('GET', `/datasets/${encodeURIComponent(id)}`, { response: DatasetSchema });
+  }
+
+  /** `DELETE /datasets/:id`. */
+  deleteDataset(id: string): Promise<Deleted> {
+    return this.request('DELETE', `/datasets/${encodeURIComponent(id)}`, { response: DeletedSchema });
+  }
+
+  /**
+   * Sends a request and checks the response against `options.response`.
+   *
+   * @throws ApiError with the API's status, code, message and details when it answers an error;
+   *   status 0 `unreachable` when it cannot be reached; `bad_response` when the answer breaks
+   *   the contract
+   */
+  async request<S extends z.ZodType>(
+    method: string,
+    path: string,
+    options: RequestOptions<S>,
+  ): Promise<z.output<S>> {
+    const url = new URL(this.baseUrl + path);
+    for (const [k, v] of Object.entries(options.query ?? {})) {
+      if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
+    }
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+
+    // Send
+    let res: Response;
+    try {
+      res = await this.#fetch(url, {
+        method,
+        signal,
+        headers: options.body === undefined ? {} : { 'content-type': 'application/json' },
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      });
+    } catch (err) {
+      const reason =
+        err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+      throw new ApiError(0, 'unreachable', `cannot reach the TADS API at ${this.baseUrl}: ${reason}`, null, {
+        cause: err,
+      });
+    }
+
+    // Interpret
+    const text = await res.text();
+    let json: unknown = undefined;
+    if (text.length > 0) {
+      try {
+        json = JSON.parse(text) as unknown;
+      } catch {
+        throw new ApiError(
+          res.status,
+          'bad_response',
+          `${method} ${path}: the API answered ${res.status} with non-JSON text`,
+        );
+      }
+    }
+    if (!res.ok) {
+      const body = ErrorBodySchema.safeParse(json);
+      if (body.success) {
+        throw new ApiError(
+          res.status,
+          body.data.error.code,
+          body.data.error.message,
+          body.data.error.details,
+        );
+      }
+      throw new ApiError(res.status, 'bad_response', `${method} ${path}: the API answered ${res.status}`);
+    }
+    const parsed = options.response.safeParse(json);
+    if (!parsed.success) {
+      throw new ApiError(
+        res.status,
+        'bad_response',
+        `${method} ${path}: response breaks the contract: ${parsed.error.message}`,
+      );
+    }
+    return parsed.data;
+  }
+}
