@@ -1,0 +1,184 @@
+/**
+ * Dataset ingest: generation streamed straight into PostgreSQL. The dataset row (created by the
+ * caller, `pending`, its lease held by `owner`) goes `running`, the rows are generated chunk by
+ * chunk and COPYed into a new partition with backpressure while the lease is renewed, and the
+ * dataset is marked `completed` with its exact row count — or, on any failure, `failed` with the
+ * error, its partition gone (the load runs in one transaction, so a rollback leaves no rows).
+ */
+import { ZodError } from 'zod';
+import type { GenerateParams, GenerateParamsInput } from '../contract/generator.js';
+import { generateTelemetry, parseGenerateParams } from '../core/generator.js';
+import type { TelemetryChunk } from '../core/types.js';
+import { ConflictError } from '../core/errors.js';
+import {
+  getDataset,
+  markDatasetCompleted,
+  markDatasetFailed,
+  markDatasetRunning,
+  updateDatasetProgress,
+} from '../db/datasets.js';
+import { toDatabaseError } from '../db/errors.js';
+import type { Pool, PoolClient } from '../db/pool.js';
+import {
+  attachTelemetryPartition,
+  copyTelemetryIn,
+  createTelemetryPartition,
+  dropTelemetryPartition,
+} from '../db/telemetry.js';
+
+/** Progress of an ingest. */
+export interface IngestProgress {
+  datasetId: string;
+  rowsDone: number;
+  rowsTotal: number;
+}
+
+/** What {@link ingestDataset} needs. */
+export interface IngestOptions {
+  /** The dataset's id: a `pending` row of `datasets` whose lease `owner` holds. */
+  datasetId: string;
+  /** Generation parameters (validated again here). */
+  params: GenerateParams | GenerateParamsInput;
+  /** This server process's lease owner id. */
+  owner: string;
+  /** Called after each chunk (and once at the end), never more than every `progressIntervalMs`. */
+  onProgress?: (p: IngestProgress) => void;
+  /** Minimum time between progress calls and database progress updates, ms (default 1000). */
+  progressIntervalMs?: number;
+  /** Rows per generated chunk (default 65 536). */
+  chunkRows?: number;
+  /**
+   * For tests only: throw an injected failure once at least this many rows have been sent, to
+   * check that a failed ingest leaves the dataset failed and no rows behind.
+   */
+  failAfterRows?: number;
+}
+
+/** The outcome of a completed ingest. */
+export interface IngestResult {
+  rows: number;
+  seconds: number;
+}
+
+/** The error an injected failure ({@link IngestOptions.failAfterRows}) throws. */
+export class InjectedFailureError extends Error {
+  constructor(rows: number) {
+    super(`injected failure after ${rows} rows (test hook failAfterRows)`);
+    this.name = 'InjectedFailureError';
+  }
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof ZodError) return err.issues.map((i) => i.message).join('; ');
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Generates a dataset into PostgreSQL.
+ *
+ * Stages: validate the parameters; mark the dataset running; in one transaction create its
+ * partition, COPY the generated chunks in (renewing the lease with each progress update, which
+ * also stops the load if the lease was lost), build the primary key and attach; commit; mark it
+ * completed with the exact count. Any failure rolls the load back and marks the dataset failed
+ * with the error (if the database itself is gone, the lease expires and the reaper fails it).
+ *
+ * @param pool - the database
+ * @param options - dataset id, parameters, lease owner, progress callback, test hook
+ * @returns rows written and seconds taken
+ * @throws ValidationError for bad parameters (the dataset is failed with the message);
+ *   ConflictError when the lease is lost; DatabaseUnavailableError when the database is down;
+ *   InjectedFailureError from the test hook
+ * @example
+ * await createDataset(pool, { id, name, params: wire, rowsTotal, hostCount, owner });
+ * const { rows } = await ingestDataset(pool, { datasetId: id, params, owner });
+ */
+export async function ingestDataset(pool: Pool, options: IngestOptions): Promise<IngestResult> {
+  const started = performance.now();
+  const { datasetId, owner } = options;
+  const interval = options.progressIntervalMs ?? 1000;
+  let client: PoolClient | undefined;
+  let broken = false;
+  let committed = false;
+  try {
+    // Validate
+    const params = parseGenerateParams(options.params);
+    const data = generateTelemetry(
+      params,
+      options.chunkRows === undefined ? {} : { chunkRows: options.chunkRows },
+    );
+    const rowsTotal = data.totalRows;
+    const failAfter = options.failAfterRows;
+
+    await markDatasetRunning(pool, datasetId, owner);
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      throw toDatabaseError(err);
+    }
+
+    // Load: one transaction, so that a failure anywhere leaves nothing behind
+    await client.query('BEGIN');
+    const part = await createTelemetryPartition(client, datasetId);
+    let lastUpdate = performance.now();
+    const report = (rowsDone: number) => options.onProgress?.({ datasetId, rowsDone, rowsTotal });
+    function* source(): Generator<TelemetryChunk> {
+      let sent = 0;
+      for (const chunk of data.chunks()) {
+        if (failAfter !== undefined && sent >= failAfter) throw new InjectedFailureError(sent);
+        yield chunk;
+        sent += chunk.length;
+      }
+    }
+    const copied = await copyTelemetryIn(client, part, datasetId, data.hosts, source(), {
+      freeze: true,
+      onChunk: async (rowsDone) => {
+        const now = performance.now();
+        if (now - lastUpdate < interval) return;
+        lastUpdate = now;
+        // The heartbeat: renews the lease, and throws (aborting the COPY) if it was lost
+        await updateDatasetProgress(pool, datasetId, owner, rowsDone);
+        report(rowsDone);
+      },
+    });
+    if (copied !== rowsTotal) throw new Error(`COPY stored ${copied} rows; expected ${rowsTotal}`);
+    await attachTelemetryPartition(client, datasetId);
+    await client.query('COMMIT');
+    committed = true;
+
+    // Complete
+    const episodes = data.episodes();
+    await markDatasetCompleted(pool, datasetId, owner, copied, {
+      episodes: episodes.length,
+      anomalous_rows: episodes.reduce((s, e) => s + e.length, 0),
+    });
+    report(copied);
+    return { rows: copied, seconds: (performance.now() - started) / 1000 };
+  } catch (err) {
+    if (client && !committed) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true; // the connection itself failed: do not reuse it
+      }
+    }
+    const error = toDatabaseError(err);
+    try {
+      if (error instanceof ConflictError) {
+        // The lease was lost: the dataset is no longer ours to fail. Rows committed just before
+        // belong to a failed dataset and go.
+        if (committed && (await getDataset(pool, datasetId))?.status === 'failed') {
+          await dropTelemetryPartition(pool, datasetId);
+        }
+      } else {
+        // Fail the dataset (best effort: with the database down, the lease expiry does it later)
+        await markDatasetFailed(pool, datasetId, messageOf(err));
+        if (committed) await dropTelemetryPartition(pool, datasetId);
+      }
+    } catch {
+      // reported through the original error
+    }
+    throw error;
+  } finally {
+    client?.release(broken);
+  }
+}
