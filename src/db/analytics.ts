@@ -593,7 +593,7 @@ function histogramCounts(values: Float64Array, edgesList: number[][]): number[][
       const c = counts[h]!;
       const b = binIndex(edgesList[h]!, v);
       if (b >= 0) c[b]! += 1;
-      else c[c.length + b]! += 1; // -1 → below (last but one), -2 → above (last)
+      else c[c.length - 3 - b]! += 1; // -1 → below (last but one), -2 → above (last)
     }
   }
   return counts.map((c) => Array.from(c));
