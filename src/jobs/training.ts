@@ -294,7 +294,7 @@ async function trainRecorded(
   const report = () => input.onProgress?.({ ...progress });
 
   // Heartbeat: renews the lease with the latest progress; a lost lease stops the training.
-  let lost: unknown;
+  let lost: ConflictError | undefined;
   let beating: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
     beating = updateModelProgress(pool, modelId, input.owner, { ...progress }).catch((err: unknown) => {
@@ -417,7 +417,7 @@ async function trainRecorded(
     await beating;
     checkpoint();
     await markModelCompleted(pool, modelId, input.owner, {
-      model: json as unknown as Record<string, unknown>,
+      model: json,
       artifactPath: artifactPath ?? null,
       nSamples: n,
       timings,

@@ -237,7 +237,6 @@ describe('trainModel', () => {
   it('leaves a failed model with its error and no artifact when the training fails', async () => {
     const out = join(dir, 'failed');
     const ctl = new AbortController();
-    let modelId: string | undefined;
     const err = await trainModel(pool, {
       datasetId,
       owner: OWNER,
@@ -252,7 +251,7 @@ describe('trainModel', () => {
     expect(existsSync(join(out, 'model.json'))).toBe(false);
     expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
     const failed = (await listModels(pool, { limit: 500, status: 'failed' })).items;
-    modelId = failed.find((m) => m.error === 'stopped by the test')?.id;
+    const modelId = failed.find((m) => m.error === 'stopped by the test')?.id;
     const row = await getModel(pool, modelId!);
     expect(row?.status).toBe('failed');
     expect(row?.model).toBeNull();
