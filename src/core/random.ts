@@ -105,27 +105,25 @@ export class Random {
   /** The four 32-bit words of xoshiro128** state. */
   readonly #s: Int32Array;
 
-  private constructor(state: Int32Array) {
-    this.#s = state;
-  }
-
   /**
-   * The stream identified by `seed` and the stream words.
+   * The stream identified by `seed` and the stream words (the same as {@link Random.fromSeed}).
    *
    * @param seed - a non-negative safe integer in [0, {@link MAX_SEED}]
    * @param stream - words naming the stream (each taken modulo 2³²), e.g. `(domain, hostIndex)`
    * @throws RangeError when `seed` is not a non-negative safe integer or a stream word is not an
    *   integer
+   * @example
+   * const rng = new Random(42);
    */
-  static fromSeed(seed: number, ...stream: number[]): Random {
+  constructor(seed: number, ...stream: number[]) {
     checkSeed(seed);
     for (let i = 0; i < stream.length; i++) {
       if (!Number.isInteger(stream[i])) {
         throw new RangeError(`stream[${i}] must be an integer; got ${describe(stream[i])}`);
       }
     }
-    // SplitMix32 from the key's hash fills the state; all-zero state is impossible for xoshiro,
-    // so it is replaced (it cannot occur from fmix32 of four consecutive Weyl values in practice).
+    // SplitMix32 from the key's hash fills the state; an all-zero state (a fixed point of
+    // xoshiro) is replaced, though four consecutive SplitMix32 outputs are never all zero.
     let x = keyHash(seed, stream);
     const s = new Int32Array(4);
     for (let i = 0; i < 4; i++) {
@@ -133,7 +131,18 @@ export class Random {
       s[i] = fmix32(x);
     }
     if ((s[0]! | s[1]! | s[2]! | s[3]!) === 0) s[0] = 1;
-    return new Random(s);
+    this.#s = s;
+  }
+
+  /**
+   * The stream identified by `seed` and the stream words.
+   *
+   * @param seed - a non-negative safe integer in [0, {@link MAX_SEED}]
+   * @param stream - words naming the stream (each taken modulo 2³²), e.g. `(domain, hostIndex)`
+   * @throws RangeError as the constructor
+   */
+  static fromSeed(seed: number, ...stream: number[]): Random {
+    return new Random(seed, ...stream);
   }
 
   /**
@@ -151,7 +160,9 @@ export class Random {
       throw new RangeError(`words must be four integers in [0, 4294967295]; got ${describe(words)}`);
     }
     if (words.every((w) => w === 0)) throw new RangeError('words must not all be zero; got [0, 0, 0, 0]');
-    return new Random(Int32Array.from(words, (w) => w | 0));
+    const r = new Random(0);
+    r.#s.set(Int32Array.from(words, (w) => w | 0));
+    return r;
   }
 
   /** The current state as four unsigned 32-bit words (see {@link Random.fromState}). */
