@@ -14,6 +14,16 @@
  * the path of the field, e.g. `records.3.cpu_usage`.
  */
 import { z } from 'zod';
+import {
+  IdParamsSchema,
+  pageSchema,
+  paginationQueryShape,
+  PAGE_LIMITS,
+  showValue,
+  TimestampSchema,
+  uuidField,
+  unknownQueryMessage,
+} from './common.js';
 
 /**
  * The eight metrics, in model order: the same list as `METRICS` of src/core/types.ts (this
@@ -34,19 +44,14 @@ export type InferenceMetric = (typeof INFERENCE_METRICS)[number];
 /** Most records one `POST /inference` may carry. */
 export const INFERENCE_MAX_RECORDS = 10_000;
 /** Longest `host_id` accepted. */
-export const HOST_ID_MAX_LENGTH = 200;
+export const INFERENCE_HOST_ID_MAX_LENGTH = 200;
 
+// Arrays and objects are described by kind, not echoed: a request may hold thousands of records.
 const show = (v: unknown): string => {
-  if (v === undefined) return 'nothing';
-  if (typeof v === 'number') return String(v);
   if (Array.isArray(v)) return `an array of ${v.length}`;
-  if (v === null) return 'null';
-  if (typeof v === 'object') return 'an object';
-  const s = JSON.stringify(v);
-  return s.length > 80 ? `${s.slice(0, 77)}…` : s;
+  if (typeof v === 'object' && v !== null) return 'an object';
+  return showValue(v);
 };
-
-const uuid = (name: string) => z.uuid({ error: (iss) => `${name} must be a UUID; got ${show(iss.input)}` });
 
 // RFC 3339 with an explicit offset; fractional seconds of any precision (Date.parse keeps ms).
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/i;
@@ -71,9 +76,9 @@ const tsField = z
 const hostIdField = z
   .string({ error: (iss) => `host_id must be a non-empty string; got ${show(iss.input)}` })
   .min(1, { error: () => 'host_id must be a non-empty string; got ""' })
-  .max(HOST_ID_MAX_LENGTH, {
+  .max(INFERENCE_HOST_ID_MAX_LENGTH, {
     error: (iss) =>
-      `host_id must be at most ${HOST_ID_MAX_LENGTH} characters; got ${(iss.input as string).length}`,
+      `host_id must be at most ${INFERENCE_HOST_ID_MAX_LENGTH} characters; got ${(iss.input as string).length}`,
   });
 
 /**
@@ -128,7 +133,7 @@ export interface InferenceRecord {
 export const InferenceRequestSchema = z
   .strictObject(
     {
-      model_id: uuid('model_id'),
+      model_id: uuidField('model_id'),
       records: z
         .array(InferenceRecordWireSchema, {
           error: (iss) => `records must be an array of telemetry records; got ${show(iss.input)}`,
@@ -210,53 +215,23 @@ export const InferenceRunSchema = z.object({
   invalid_count: z.number().int().nonnegative(),
   anomalous_count: z.number().int().nonnegative(),
   latency_ms: z.number().nonnegative(),
-  created_at: z.string(),
+  created_at: TimestampSchema,
 });
 export type InferenceRunWire = z.infer<typeof InferenceRunSchema>;
 
-/** A page of `GET /inference_runs`, newest first. */
-export const InferenceRunListSchema = z.object({
-  items: z.array(InferenceRunSchema),
-  /** Cursor of the next page, or null on the last page. */
-  next_cursor: z.string().nullable(),
-});
+/** A page of `GET /inference_runs`, newest first; `next_cursor` is null on the last page. */
+export const InferenceRunListSchema = pageSchema(InferenceRunSchema);
 export type InferenceRunListWire = z.infer<typeof InferenceRunListSchema>;
-
-/** Query string numbers arrive as text: accept digits only and name the parameter otherwise. */
-const queryInt = (name: string, min: number, max: number) =>
-  z
-    .string({ error: (iss) => `${name} must be an integer in [${min}, ${max}]; got ${show(iss.input)}` })
-    .regex(/^\d+$/, {
-      error: (iss) => `${name} must be an integer in [${min}, ${max}]; got ${show(iss.input)}`,
-    })
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, {
-      error: (iss) => `${name} must be an integer in [${min}, ${max}]; got ${show(iss.input)}`,
-    });
 
 /** Query of `GET /inference_runs`: `limit` (1–500, default 50), `cursor`, `model_id`. */
 export const ListInferenceRunsQuerySchema = z
   .strictObject(
-    {
-      limit: queryInt('limit', 1, 500).optional(),
-      cursor: z
-        .string()
-        .max(200, {
-          error: 'cursor must be a cursor returned by a previous page (next_cursor); got a longer text',
-        })
-        .optional(),
-      model_id: uuid('model_id').optional(),
-    },
-    {
-      error: (iss) =>
-        iss.code === 'unrecognized_keys'
-          ? `unknown query parameter${iss.keys.length > 1 ? 's' : ''} ${iss.keys.join(', ')}; expected limit, cursor, model_id`
-          : 'query must be an object',
-    },
+    { ...paginationQueryShape, model_id: uuidField('model_id').optional() },
+    { error: (iss) => unknownQueryMessage(iss) },
   )
-  .transform((q) => ({ limit: q.limit ?? 50, cursor: q.cursor, modelId: q.model_id }));
+  .transform((q) => ({ limit: q.limit ?? PAGE_LIMITS.default, cursor: q.cursor, modelId: q.model_id }));
 /** The parsed query of `GET /inference_runs`. */
 export type ListInferenceRunsQuery = z.output<typeof ListInferenceRunsQuerySchema>;
 
-/** Path parameter `:id` of `GET /inference_runs/:id`. */
-export const InferenceRunIdParamSchema = uuid('id');
+/** Path parameters of `GET /inference_runs/:id`. */
+export const InferenceRunParamsSchema = IdParamsSchema;
