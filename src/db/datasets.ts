@@ -6,9 +6,11 @@
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import { toDatabaseError } from './errors.js';
+import { dropJobScoresPartition } from './job-scores.js';
 import { claimExpiredLeases, LEASE_TTL_MS } from './leases.js';
 import { cursorTimestampSql, keysetCondition, toPage, type Page } from './pagination.js';
 import { withTransaction, type Pool, type Queryable } from './pool.js';
+import { dropTelemetryPartition, telemetryPartitionName } from './telemetry.js';
 
 /** Lifecycle states of a dataset. */
 export const DATASET_STATUSES = ['pending', 'running', 'completed', 'failed'] as const;
@@ -197,25 +199,6 @@ export async function markDatasetCompleted(
 }
 
 /**
- * Finds the partitions of `host_telemetry_archival` holding a dataset's rows, from the catalog
- * (the partition's bound is the dataset id), and drops them. Idempotent.
- */
-async function dropDatasetRows(db: Queryable, id: string): Promise<void> {
-  const { rows } = await db.query(
-    `SELECT c.oid::regclass::text AS name
-       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-      WHERE i.inhparent = 'host_telemetry_archival'::regclass
-        AND pg_get_expr(c.relpartbound, c.oid) = format('FOR VALUES IN (%L)', $1::text)`,
-    [id],
-  );
-  for (const r of rows) {
-    const { name } = z.object({ name: z.string() }).parse(r);
-    // The name comes from the catalog as a quoted identifier (regclass text), not from input.
-    await db.query(`DROP TABLE IF EXISTS ${name}`);
-  }
-}
-
-/**
  * Marks a pending or running dataset failed with `error` and removes its rows. A dataset that
  * already finished is left alone.
  *
@@ -234,7 +217,7 @@ export async function markDatasetFailed(pool: Pool, id: string, error: string): 
       [id, error],
     );
     if (rowCount !== 1) return false;
-    await dropDatasetRows(pool, id);
+    await dropTelemetryPartition(pool, id);
     return true;
   });
 }
@@ -312,7 +295,11 @@ export async function deleteDataset(pool: Pool, id: string): Promise<void> {
         },
       );
     }
-    await dropDatasetRows(client, id);
+    // Rows first, then the scores of the jobs that scored it (their rows cascade with the
+    // dataset, their score partitions do not), then the dataset.
+    await dropTelemetryPartition(client, id);
+    const jobs = await client.query('SELECT id FROM jobs WHERE dataset_id = $1', [id]);
+    for (const r of jobs.rows) await dropJobScoresPartition(client, z.object({ id: z.string() }).parse(r).id);
     await client.query('DELETE FROM datasets WHERE id = $1', [id]);
   });
 }
@@ -331,18 +318,16 @@ export async function reapExpiredDatasets(pool: Pool, owner: string): Promise<nu
     if (await markDatasetFailed(pool, id, INTERRUPTED)) failed += 1;
   }
   // Leftovers: partitions of failed datasets (their drop failed after the status changed).
-  const { rows } = await run(() =>
-    pool.query(
-      `SELECT d.id FROM datasets d
-        WHERE d.status = 'failed' AND EXISTS (
-          SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-           WHERE i.inhparent = 'host_telemetry_archival'::regclass
-             AND pg_get_expr(c.relpartbound, c.oid) = format('FOR VALUES IN (%L)', d.id::text))`,
-    ),
-  );
-  for (const r of rows) {
-    const { id } = z.object({ id: z.string() }).parse(r);
-    await run(() => dropDatasetRows(pool, id));
-  }
+  const leftovers = await run(async () => {
+    const { rows } = await pool.query("SELECT id FROM datasets WHERE status = 'failed'");
+    const ids = rows.map((r) => z.object({ id: z.string() }).parse(r).id);
+    if (ids.length === 0) return [];
+    const found = await pool.query(
+      'SELECT id FROM unnest($1::text[], $2::text[]) AS t(id, part) WHERE to_regclass(part) IS NOT NULL',
+      [ids, ids.map(telemetryPartitionName)],
+    );
+    return found.rows.map((r) => z.object({ id: z.string() }).parse(r).id);
+  });
+  for (const id of leftovers) await dropTelemetryPartition(pool, id);
   return failed;
 }

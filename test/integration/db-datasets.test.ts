@@ -20,6 +20,11 @@ import {
 } from '../../src/db/datasets.js';
 import { acquireLease, createReaper, heartbeatLease, releaseLease } from '../../src/db/leases.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
+import {
+  attachTelemetryPartition,
+  createTelemetryPartition,
+  telemetryPartitionName,
+} from '../../src/db/telemetry.js';
 import { createMigratedDatabase, unreachableDatabaseUrl } from '../helpers/db.js';
 
 let pool: Pool;
@@ -45,7 +50,8 @@ async function newDataset(owner = OWNER, name = 'ds') {
 
 /** Creates the dataset's telemetry partition with `n` rows, as the ingest would. */
 async function addRows(id: string, n: number): Promise<void> {
-  await pool.query(`CREATE TABLE "t_${id}" PARTITION OF host_telemetry_archival FOR VALUES IN ('${id}')`);
+  await createTelemetryPartition(pool, id);
+  await attachTelemetryPartition(pool, id);
   for (let i = 0; i < n; i++) {
     await pool.query(
       `INSERT INTO host_telemetry_archival VALUES ($1, $2, now(), 'h', 'p', 'r', 1, 2, 3, 4, 5, 6, 7, 8, false, NULL, NULL)`,
@@ -141,6 +147,26 @@ describe('dataset repository', () => {
     expect((await getDataset(pool, d.id))!.error).toBe('generator crashed');
     // And the holder's next progress report learns that its lease is gone.
     await expect(updateDatasetProgress(pool, d.id, OWNER, 4)).rejects.toBeInstanceOf(ConflictError);
+  });
+
+  it('removes a partition still being loaded (not yet attached), and leftovers of a cut-short cleanup', async () => {
+    const exists = async (id: string) => {
+      const { rows } = await pool.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [
+        telemetryPartitionName(id),
+      ]);
+      return rows[0]!.t !== null;
+    };
+    const d = await newDataset();
+    await markDatasetRunning(pool, d.id, OWNER);
+    await createTelemetryPartition(pool, d.id);
+    expect(await exists(d.id)).toBe(true);
+    await markDatasetFailed(pool, d.id, 'copy failed');
+    expect(await exists(d.id)).toBe(false);
+
+    // A partition that outlived its failed dataset is removed by the reaper's pass.
+    await createTelemetryPartition(pool, d.id);
+    await reapExpiredDatasets(pool, OWNER);
+    expect(await exists(d.id)).toBe(false);
   });
 
   it('reaps a dataset whose lease expired, and leaves live ones alone', async () => {
