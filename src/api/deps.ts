@@ -6,6 +6,7 @@ import type { Config } from '../config/env.js';
 import type { GenerateParams } from '../contract/generator.js';
 import type { Pool } from '../db/pool.js';
 import type { JobRunner } from '../jobs/job-runner.js';
+import type { TrainingRunner } from '../jobs/training-runner.js';
 
 /** Starts dataset generations (the generator service's client). */
 export interface DatasetGenerator {
@@ -48,4 +49,9 @@ export interface ApiDeps {
    * for any server's runner to pick up.
    */
   jobs?: JobRunner;
+  /**
+   * This process's runner of background trainings (`POST /train`); when absent, the models
+   * route group makes its own.
+   */
+  trainer?: TrainingRunner;
 }

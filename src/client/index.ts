@@ -15,6 +15,17 @@ import {
   type Deleted,
 } from '../contract/datasets.js';
 import { ErrorBodySchema } from '../contract/errors.js';
+import {
+  ModelDeletedSchema,
+  ModelListSchema,
+  ModelSchema,
+  TrainAcceptedSchema,
+  type ModelDeletedWire,
+  type ModelListWire,
+  type ModelWire,
+  type TrainAcceptedWire,
+  type TrainRequest,
+} from '../contract/models.js';
 
 /** An error answered by the API (status ≥ 400), or a failure to reach it (status 0). */
 export class ApiError extends Error {
@@ -72,6 +83,17 @@ export interface ListDatasetsOptions {
   status?: Dataset['status'];
 }
 
+/** Query of {@link TadsClient.listModels}. */
+export interface ListModelsOptions {
+  /** Page size, 1–500 (default 50). */
+  limit?: number;
+  /** `next_cursor` of the previous page. */
+  cursor?: string;
+  status?: ModelWire['status'];
+  /** Only models trained on this dataset. */
+  dataset_id?: string;
+}
+
 /**
  * A client of one TADS API.
  *
@@ -116,6 +138,29 @@ export class TadsClient {
   /** `DELETE /datasets/:id`. */
   deleteDataset(id: string): Promise<Deleted> {
     return this.request('DELETE', `/datasets/${encodeURIComponent(id)}`, { response: DeletedSchema });
+  }
+
+  /**
+   * `POST /train`: records a model and starts training it in the background; resolves with its
+   * id at once (poll {@link getModel} for status and progress).
+   */
+  train(body: TrainRequest): Promise<TrainAcceptedWire> {
+    return this.request('POST', '/train', { body, response: TrainAcceptedSchema });
+  }
+
+  /** `GET /models`: one page, newest first. */
+  listModels(options: ListModelsOptions = {}): Promise<ModelListWire> {
+    return this.request('GET', '/models', { query: { ...options }, response: ModelListSchema });
+  }
+
+  /** `GET /models/:id`: status, progress and, once completed, the summary and model.json. */
+  getModel(id: string): Promise<ModelWire> {
+    return this.request('GET', `/models/${encodeURIComponent(id)}`, { response: ModelSchema });
+  }
+
+  /** `DELETE /models/:id`. */
+  deleteModel(id: string): Promise<ModelDeletedWire> {
+    return this.request('DELETE', `/models/${encodeURIComponent(id)}`, { response: ModelDeletedSchema });
   }
 
   /**

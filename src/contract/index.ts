@@ -7,3 +7,4 @@ export * from './errors.js';
 export * from './datasets.js';
 export * from './generator.js';
 export * from './jobs.js';
+export * from './models.js';

@@ -8,6 +8,7 @@ import * as datasets from './datasets.js';
 import * as evaluation from './evaluation.js';
 import * as health from './health.js';
 import * as jobs from './jobs.js';
+import * as models from './models.js';
 
 /** A route group. */
 export interface RouteGroup {
@@ -15,4 +16,4 @@ export interface RouteGroup {
 }
 
 /** Every route group of the API. */
-export const ROUTE_GROUPS: readonly RouteGroup[] = [health, datasets, jobs, evaluation];
+export const ROUTE_GROUPS: readonly RouteGroup[] = [health, datasets, models, jobs, evaluation];
