@@ -93,7 +93,7 @@ export interface AlertManagerOptions {
   clearAfter?: number;
   /** Seconds after a close during which the host cannot open an alert; ≥ 0, default 300. */
   cooldownS?: number;
-  /** Minimum gap (seconds) between a host's valid records that resets its streaks; > 0, default 300. */
+  /** A gap (seconds) between a host's valid records longer than this resets its streaks; > 0, default 300. */
   maxGapS?: number;
   /**
    * The telemetry's sampling interval in seconds (> 0); when given, the gap threshold is
