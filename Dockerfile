@@ -26,7 +26,6 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080 \
-    GENERATOR_HOST=0.0.0.0 \
     GENERATOR_PORT=50051 \
     TADS_DATA_DIR=/data
 WORKDIR /app
