@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { createModel, getModel, MODEL_INTERRUPTED, type ModelRow } from '../db/models.js';
 import type { Pool } from '../db/pool.js';
-import { checkTrainable, trainModel, type TrainModelInput, type TrainModelResult } from './training.js';
+import { checkTrainingInput, trainModel, type TrainModelInput, type TrainModelResult } from './training.js';
 
 /** Where the runner reports trainings that end (the server's structured logger fits). */
 export interface TrainingLog {
@@ -36,7 +36,7 @@ export interface TrainingRunner {
    * Checks the request, records the model as pending and starts training it in the background.
    *
    * @returns the model as recorded (pending)
-   * @throws NotFoundError, ConflictError or ValidationError as {@link checkTrainable}
+   * @throws NotFoundError, ConflictError or ValidationError as {@link checkTrainingInput}
    */
   start(request: TrainingRequest): Promise<ModelRow>;
   /** Trainings under way in this process. */
@@ -95,7 +95,7 @@ export function createTrainingRunner(options: TrainingRunnerOptions): TrainingRu
         owner,
         ...(options.chunkRows ? { chunkRows: options.chunkRows } : {}),
       };
-      await checkTrainable(pool, request.datasetId, request.nComponents);
+      await checkTrainingInput(pool, input);
 
       // Record
       const modelId = randomUUID();

@@ -110,7 +110,7 @@ function wireParams(input: TrainModelInput): Record<string, unknown> {
 }
 
 // Validate the options up front (the native core would too, but only after the passes).
-function checkOptions(input: TrainModelInput): void {
+function checkOptions(input: Pick<TrainModelInput, 'options' | 'chunkRows'>): void {
   const o = input.options ?? {};
   const kMax = METRICS.length - 1;
   if (o.variance !== undefined && o.nComponents !== undefined) {
@@ -258,14 +258,11 @@ function errorText(err: unknown): string {
  * });
  */
 export async function trainModel(pool: Pool, input: TrainModelInput): Promise<TrainModelResult> {
-  // Validate
-  checkOptions(input);
-  const nComponents = input.options?.nComponents;
-  const rowsTotal = await checkTrainable(pool, input.datasetId, nComponents);
-
-  // Record
-  const modelId = input.modelId ?? randomUUID();
   if (input.modelId === undefined) {
+    // Validate before recording, so a bad request leaves no model behind.
+    checkOptions(input);
+    const rowsTotal = await checkTrainable(pool, input.datasetId, input.options?.nComponents);
+    const modelId = randomUUID();
     await createModel(pool, {
       id: modelId,
       name: input.name ?? 'pca_v1',
@@ -273,8 +270,39 @@ export async function trainModel(pool: Pool, input: TrainModelInput): Promise<Tr
       params: wireParams(input),
       owner: input.owner,
     });
+    return trainAndRecord(pool, input, modelId, rowsTotal);
   }
+  // A model recorded by the caller: whatever goes wrong from here on fails it.
+  const modelId = input.modelId;
+  return trainAndRecord(pool, input, modelId, async () => {
+    checkOptions(input);
+    return checkTrainable(pool, input.datasetId, input.options?.nComponents);
+  });
+}
+
+/**
+ * Checks a training request without recording anything: options in range, dataset known,
+ * completed and large enough.
+ *
+ * @returns the dataset's row count
+ * @throws ValidationError, NotFoundError or ConflictError as {@link trainModel}
+ */
+export async function checkTrainingInput(
+  pool: Pool,
+  input: Pick<TrainModelInput, 'datasetId' | 'options' | 'chunkRows'>,
+): Promise<number> {
+  checkOptions(input);
+  return checkTrainable(pool, input.datasetId, input.options?.nComponents);
+}
+
+async function trainAndRecord(
+  pool: Pool,
+  input: TrainModelInput,
+  modelId: string,
+  rows: number | (() => Promise<number>),
+): Promise<TrainModelResult> {
   try {
+    const rowsTotal = typeof rows === 'number' ? rows : await rows();
     return await trainRecorded(pool, input, modelId, rowsTotal);
   } catch (err) {
     const domain = toDomainError(err);
