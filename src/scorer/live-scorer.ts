@@ -292,9 +292,26 @@ export class LiveScorer {
   async run(input: AsyncIterable<LiveBatch>, signal?: AbortSignal): Promise<LiveScorerStats> {
     if (!this.#started) await this.start();
     if (signal?.aborted) return this.stats();
-    for await (const batch of input) {
-      await this.ingest(batch);
-      if (signal?.aborted) break;
+    const it = input[Symbol.asyncIterator]();
+    // A stop must not wait for the next batch of a slow (real-time) stream.
+    const stopped = new Promise<null>((resolve) =>
+      signal?.addEventListener('abort', () => resolve(null), { once: true }),
+    );
+    let finished = false;
+    try {
+      for (;;) {
+        const next = await Promise.race([it.next(), stopped]);
+        if (next === null) break;
+        if (next.done === true) {
+          finished = true;
+          break;
+        }
+        await this.ingest(next.value);
+        if (signal?.aborted) break;
+      }
+    } finally {
+      // Leave the input (a generator with a read pending returns once that read settles).
+      if (!finished) it.return?.().catch(() => {});
     }
     return this.stats();
   }
