@@ -11,6 +11,8 @@ import { createReaper, newOwnerId, type ReapAction, type Reaper } from '../db/le
 import { migrate } from '../db/migrate.js';
 import { reapExpiredModels } from '../db/models.js';
 import { createPool, type Pool } from '../db/pool.js';
+import { JobRunner } from '../jobs/job-runner.js';
+import { grpcGenerator } from './generator-parts.js';
 import { silentLogger, type ApiDeps, type DatasetGenerator, type Logger } from './deps.js';
 import type { RouteGroup } from './routes/index.js';
 import { startApiServer, type ApiServer } from './server.js';
@@ -32,8 +34,8 @@ export interface GeneratorParts {
 /** Options of {@link startSystem}. */
 export interface SystemOptions {
   config: Config;
-  /** The generator service and its client. */
-  generator: GeneratorParts;
+  /** The generator service and its client (default: the gRPC service, in this process). */
+  generator?: GeneratorParts;
   log?: Logger;
   /** Use this pool (the caller ends it) instead of opening one from the configuration. */
   pool?: Pool;
@@ -52,6 +54,8 @@ export interface System {
   /** This process's lease owner id. */
   readonly owner: string;
   readonly reaper: Reaper;
+  /** This process's runner of dataset scoring jobs. */
+  readonly jobs: JobRunner;
   readonly api: ApiServer;
   /** `http://host:port` of the API. */
   readonly apiUrl: string;
@@ -118,13 +122,18 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     });
     reaper.register('datasets', reapExpiredDatasets);
     reaper.register('models', reapExpiredModels);
+    // Dataset scoring jobs run in this process; the reaper resumes those whose server died.
+    const jobs = new JobRunner({ pool, owner });
+    jobs.attach(reaper);
     for (const [name, action] of Object.entries(options.reapActions ?? {})) reaper.register(name, action);
     await reaper.runOnce();
     reaper.start();
     stack.push(() => reaper.stop());
+    stack.push(() => jobs.stop());
 
     // Generator service and its client
-    const generatorService = await options.generator.start({
+    const parts = options.generator ?? grpcGenerator;
+    const generatorService = await parts.start({
       pool,
       port: config.generatorPort,
       host: config.host,
@@ -133,11 +142,11 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     stack.push(() => generatorService.close());
     const generatorAddress =
       config.generatorPort === 0 ? `${config.host}:${generatorService.port}` : config.generatorAddress;
-    const generator = options.generator.connect(generatorAddress);
+    const generator = parts.connect(generatorAddress);
     stack.push(() => Promise.resolve(generator.close?.()));
 
     // API
-    const deps: ApiDeps = { pool, config, owner, generator, log, version: packageVersion() };
+    const deps: ApiDeps = { pool, config, owner, generator, log, version: packageVersion(), jobs };
     const api = await startApiServer({ deps, groups: options.groups });
     stack.push(() => api.close());
     log.info('API listening', { url: api.url, generator: generatorAddress });
@@ -148,6 +157,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
       pool,
       owner,
       reaper,
+      jobs,
       api,
       apiUrl: api.url,
       generatorAddress,
