@@ -52,6 +52,8 @@ export interface IngestOptions {
    * check that a failed ingest leaves the dataset failed and no rows behind.
    */
   failAfterRows?: number;
+  /** Aborts the ingest (server shutdown): the dataset is failed as interrupted. */
+  signal?: AbortSignal;
 }
 
 /** The outcome of a completed ingest. */
@@ -66,6 +68,21 @@ export class InjectedFailureError extends Error {
     super(`injected failure after ${rows} rows (test hook failAfterRows)`);
     this.name = 'InjectedFailureError';
   }
+}
+
+/** The first `n` rows of a chunk (views, no copy). */
+function headOfChunk(c: TelemetryChunk, n: number): TelemetryChunk {
+  const d = c.metrics.length / c.length;
+  return {
+    firstRowId: c.firstRowId,
+    length: n,
+    ts: c.ts.subarray(0, n),
+    host: c.host.subarray(0, n),
+    metrics: c.metrics.subarray(0, n * d),
+    isAnomaly: c.isAnomaly.subarray(0, n),
+    anomalyType: c.anomalyType.subarray(0, n),
+    anomalyEpisode: c.anomalyEpisode.subarray(0, n),
+  };
 }
 
 function messageOf(err: unknown): string {
@@ -124,7 +141,12 @@ export async function ingestDataset(pool: Pool, options: IngestOptions): Promise
     function* source(): Generator<TelemetryChunk> {
       let sent = 0;
       for (const chunk of data.chunks()) {
-        if (failAfter !== undefined && sent >= failAfter) throw new InjectedFailureError(sent);
+        if (options.signal?.aborted) throw new Error('interrupted: the generator is shutting down');
+        if (failAfter !== undefined && sent + chunk.length > failAfter) {
+          // Test hook: send exactly failAfter rows, then fail mid-COPY
+          if (failAfter > sent) yield headOfChunk(chunk, failAfter - sent);
+          throw new InjectedFailureError(failAfter);
+        }
         yield chunk;
         sent += chunk.length;
       }
