@@ -35,15 +35,21 @@ constexpr const char* kTypedArrayName<int32_t> = "an Int32Array";
 template <>
 constexpr const char* kTypedArrayName<uint8_t> = "a Uint8Array";
 
-// Views value as a typed array of T, or throws a TypeError naming the parameter.
+// Views value as a typed array of T, or throws a TypeError naming the parameter. One Node-API
+// call: this runs several times per scoring call, so it stays cheap.
 template <typename T>
 View<T> typed_array(const Napi::Value& value, const char* name) {
-  if (!value.IsTypedArray() ||
-      value.As<Napi::TypedArray>().TypedArrayType() != kTypedArrayType<T>) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(value.Env(), value, &type, &length, &data, &buffer, &offset) !=
+          napi_ok ||
+      type != kTypedArrayType<T>) {
     throw_type(std::string(name) + " must be " + kTypedArrayName<T>);
   }
-  auto arr = value.As<Napi::TypedArrayOf<T>>();
-  return {arr.Data(), arr.ElementLength()};
+  return {static_cast<T*>(data), length};
 }
 
 // A finite number, or a TypeError/RangeError naming the parameter.

@@ -12,13 +12,27 @@ using RowBlock =
     Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
 
 int64_t first_non_finite_row(const double* data, int64_t rows, int d) {
-  // x - x is 0 for finite x and NaN for NaN or an infinity; summing per row keeps the loop
-  // branch-free and vectorizable, and only a flagged row is inspected further.
-  for (int64_t i = 0; i < rows; ++i) {
-    const double* r = data + i * d;
-    double acc = 0.0;
-    for (int j = 0; j < d; ++j) acc += r[j] - r[j];
-    if (acc != 0.0 || std::isnan(acc)) return i;
+  // x - x is 0 for finite x and NaN for NaN or an infinity. Blocks are probed with a branch-free,
+  // vectorisable sum; only a block that fails is searched row by row.
+  constexpr int64_t kProbeRows = 256;
+  for (int64_t i0 = 0; i0 < rows; i0 += kProbeRows) {
+    const int64_t n = std::min(kProbeRows, rows - i0) * d;
+    const double* p = data + i0 * d;
+    double acc0 = 0.0, acc1 = 0.0, acc2 = 0.0, acc3 = 0.0;
+    int64_t e = 0;
+    for (; e + 4 <= n; e += 4) {
+      acc0 += p[e] - p[e];
+      acc1 += p[e + 1] - p[e + 1];
+      acc2 += p[e + 2] - p[e + 2];
+      acc3 += p[e + 3] - p[e + 3];
+    }
+    for (; e < n; ++e) acc0 += p[e] - p[e];
+    if (acc0 + acc1 + acc2 + acc3 == 0.0) continue;
+    for (int64_t i = i0; i < i0 + n / d; ++i) {
+      for (int j = 0; j < d; ++j) {
+        if (!std::isfinite(data[i * d + j])) return i;
+      }
+    }
   }
   return -1;
 }
@@ -30,16 +44,52 @@ MomentAccumulator::MomentAccumulator(int d)
   totals_.comoment = Eigen::MatrixXd::Zero(d, d);
 }
 
+namespace {
+
+// Co-moment of a block about its mean for a compile-time metric count: two passes over the
+// block (it is in cache), the outer products accumulated in fixed-size registers.
+template <int D>
+void block_moments_fixed(const double* block, int64_t rows, Eigen::VectorXd* mean,
+                         Eigen::MatrixXd* m2) {
+  using Vec = Eigen::Matrix<double, D, 1>;
+  using Mat = Eigen::Matrix<double, D, D>;
+  Vec sum = Vec::Zero();
+  for (int64_t i = 0; i < rows; ++i) sum += Eigen::Map<const Vec>(block + i * D);
+  const Vec mu = sum / static_cast<double>(rows);
+  Mat acc = Mat::Zero();
+  for (int64_t i = 0; i < rows; ++i) {
+    const Vec c = Eigen::Map<const Vec>(block + i * D) - mu;
+    acc.noalias() += c * c.transpose();
+  }
+  *mean = mu;
+  *m2 = acc;
+}
+
+// The same for any metric count: a centered copy and one matrix product.
+void block_moments_dynamic(const double* block, int64_t rows, int d, Eigen::VectorXd* mean,
+                           Eigen::MatrixXd* m2, MomentAccumulator::RowMatrix* scratch) {
+  Eigen::VectorXd sum = Eigen::VectorXd::Zero(d);
+  for (int64_t i = 0; i < rows; ++i) sum += Eigen::Map<const Eigen::VectorXd>(block + i * d, d);
+  *mean = sum / static_cast<double>(rows);
+  *scratch = RowBlock(block, rows, d).rowwise() - mean->transpose();
+  m2->resize(d, d);
+  m2->noalias() = scratch->transpose() * (*scratch);
+}
+
+}  // namespace
+
 void MomentAccumulator::fold(const double* block, int64_t rows, int d, Moments* into,
-                             Eigen::MatrixXd* scratch) {
-  const RowBlock x(block, rows, d);
-  // Block mean and centered co-moment (lower triangle via a symmetric rank update).
-  const Eigen::RowVectorXd block_mean = x.colwise().sum() / static_cast<double>(rows);
-  *scratch = x.rowwise() - block_mean;
-  Eigen::MatrixXd block_m2 = Eigen::MatrixXd::Zero(d, d);
-  block_m2.selfadjointView<Eigen::Lower>().rankUpdate(scratch->transpose());
+                             RowMatrix* scratch) {
+  // Block mean and centered co-moment.
+  Eigen::VectorXd block_mean;
+  Eigen::MatrixXd block_m2;
+  if (d == 8) {
+    block_moments_fixed<8>(block, rows, &block_mean, &block_m2);
+  } else {
+    block_moments_dynamic(block, rows, d, &block_mean, &block_m2, scratch);
+  }
   if (into->n == 0) {
-    into->mean = block_mean.transpose();
+    into->mean = block_mean;
     into->comoment = block_m2;
     into->n = rows;
     return;
@@ -48,9 +98,8 @@ void MomentAccumulator::fold(const double* block, int64_t rows, int d, Moments* 
   const double na = static_cast<double>(into->n);
   const double nb = static_cast<double>(rows);
   const double n = na + nb;
-  const Eigen::VectorXd delta = block_mean.transpose() - into->mean;
-  into->comoment.triangularView<Eigen::Lower>() +=
-      block_m2 + (delta * delta.transpose()) * (na * nb / n);
+  const Eigen::VectorXd delta = block_mean - into->mean;
+  into->comoment += block_m2 + (delta * delta.transpose()) * (na * nb / n);
   into->mean += delta * (nb / n);
   into->n += rows;
 }
@@ -90,11 +139,11 @@ void MomentAccumulator::push(const double* data, int64_t rows) {
 Moments MomentAccumulator::moments() const {
   Moments out = totals_;
   if (pending_rows_ > 0) {
-    Eigen::MatrixXd scratch;
+    RowMatrix scratch;
     fold(pending_.data(), pending_rows_, d_, &out, &scratch);
   }
-  // Mirror the lower triangle into a full symmetric matrix.
-  out.comoment = out.comoment.selfadjointView<Eigen::Lower>();
+  // Symmetric up to round-off; make it exactly so.
+  out.comoment = 0.5 * (out.comoment + out.comoment.transpose()).eval();
   return out;
 }
 

@@ -41,17 +41,19 @@ class MomentAccumulator {
   // unchanged and may keep accepting rows.
   Moments moments() const;
 
+ public:
+  using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
  private:
   // Merges a block of `rows` rows (row-major, contiguous) into the running totals.
-  static void fold(const double* block, int64_t rows, int d, Moments* into,
-                   Eigen::MatrixXd* scratch);
+  static void fold(const double* block, int64_t rows, int d, Moments* into, RowMatrix* scratch);
 
   int d_;
   int64_t n_ = 0;
   Moments totals_;
   std::vector<double> pending_;  // a partial block, kMomentBlockRows x d
   int64_t pending_rows_ = 0;
-  Eigen::MatrixXd scratch_;  // centered block, reused
+  RowMatrix scratch_;  // centered block, reused
 };
 
 // Index of the first row of a row-major (rows x d) array holding a non-finite value, or -1.
