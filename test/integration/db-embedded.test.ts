@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/api/deps.js';
+import { startApiServer } from '../../src/api/server.js';
+import { TadsClient } from '../../src/client/index.js';
+import { loadConfig } from '../../src/config/env.js';
+import { createDataset, getDataset } from '../../src/db/datasets.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createPool } from '../../src/db/pool.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const cleanup: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const step of cleanup.reverse()) await step().catch(() => {});
+});
+
+describe('embedded PostgreSQL', () => {
+  it('refuses port 5432', async () => {
+    await expect(startEmbeddedPostgres({ dataDir: tmpdir(), port: 5432 })).rejects.toThrow(
+      'port must be an integer in [1, 65535] other than 5432; got 5432',
+    );
+  });
+
+  it('keeps its data across restarts, and the API answers 503 while it is down', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'tads-embedded-'));
+    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
+    // mkdtemp makes a private folder; the server may run as another user (root runs it as postgres).
+    await chmod(dataDir, 0o755);
+    const port = await freePort();
+
+    // First start: initialise, migrate, store a dataset.
+    let db: EmbeddedDatabase = await startEmbeddedPostgres({ dataDir, port });
+    cleanup.push(() => db.stop());
+    expect(db.started).toBe(true);
+    const pool = createPool(db.url, { max: 2, connectionTimeoutMillis: 2000 });
+    cleanup.push(() => pool.end());
+    await migrate(pool);
+    const id = randomUUID();
+    await createDataset(pool, { id, name: 'kept', params: {}, rowsTotal: 1, hostCount: 1, owner: 'x' });
+
+    // A second start while it runs uses the running server.
+    const again = await startEmbeddedPostgres({ dataDir, port });
+    expect(again.started).toBe(false);
+    expect(again.url).toBe(db.url);
+
+    // Down: the API reports it as 503 and keeps serving.
+    const api = await startApiServer({
+      deps: {
+        pool,
+        config: loadConfig({ port: 0 }, {}),
+        owner: 'x',
+        generator: { generate: () => Promise.reject(new Error('not used')) },
+        log: silentLogger,
+        version: 'test',
+      },
+    });
+    cleanup.push(() => api.close());
+    const client = new TadsClient(api.url);
+    expect((await client.health()).status).toBe('ok');
+    await db.stop();
+    await expect(client.health()).rejects.toMatchObject({ status: 503, code: 'database_unavailable' });
+    await expect(client.getDataset(id)).rejects.toMatchObject({ status: 503 });
+
+    // Back up: same data, and the same pool recovers.
+    db = await startEmbeddedPostgres({ dataDir, port });
+    expect(db.started).toBe(true);
+    expect((await getDataset(pool, id))?.name).toBe('kept');
+    expect((await client.getDataset(id)).name).toBe('kept');
+    expect((await migrate(pool)).applied).toEqual([]);
+  });
+});
