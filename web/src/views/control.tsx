@@ -1,0 +1,544 @@
+/**
+ * Control: generate a dataset, train a model, score sample records. Every form is checked
+ * against the contract's schema before it is sent; long work shows live progress and lands in
+ * the lists below when done.
+ */
+import { useState } from 'react';
+import { CreateDatasetRequestSchema } from '../../../src/contract/datasets.js';
+import { TrainRequestSchema } from '../../../src/contract/models.js';
+import {
+  INFERENCE_METRICS,
+  InferenceRequestSchema,
+  type InferenceResponseWire,
+} from '../../../src/contract/inference.js';
+import { useApi } from '../api-context.js';
+import {
+  datasetLabel,
+  modelLabel,
+  trainingFraction,
+  trainingLabel,
+  unfinished,
+  useDatasets,
+  useModels,
+} from '../data.js';
+import { apiFieldErrors, fieldErrors, numberOrUndefined, type FieldErrors } from '../forms.js';
+import { fmtDuration, fmtInt, fmtNum, fmtTime, secondsBetween } from '../format.js';
+import { FormError, InputField, SelectField } from '../components/field.js';
+import { AsyncView } from '../components/states.js';
+import type { AsyncState } from '../use-async.js';
+import type { DatasetList } from '../../../src/contract/datasets.js';
+import type { ModelListWire } from '../../../src/contract/models.js';
+import { Panel, ProgressBar, Status } from '../components/widgets.js';
+import { hrefOf, Link } from '../router.js';
+
+/** The generation form's fields, as typed. */
+interface GenerateFields {
+  name: string;
+  host_count: string;
+  duration_s: string;
+  interval_s: string;
+  seed: string;
+  anomaly_rate: string;
+}
+
+/** The request a generation form sends (blank fields take the API's defaults). */
+export function generateRequest(f: GenerateFields): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    host_count: numberOrUndefined(f.host_count),
+    duration_s: numberOrUndefined(f.duration_s),
+    interval_s: numberOrUndefined(f.interval_s),
+    seed: numberOrUndefined(f.seed),
+    anomaly_rate: numberOrUndefined(f.anomaly_rate),
+  };
+  if (f.name.trim() !== '') body.name = f.name.trim();
+  for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
+  return body;
+}
+
+function GenerateForm({ onCreated }: { onCreated: () => void }) {
+  const api = useApi();
+  const [f, setF] = useState<GenerateFields>({
+    name: '',
+    host_count: '10',
+    duration_s: '86400',
+    interval_s: '60',
+    seed: '42',
+    anomaly_rate: '0.02',
+  });
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [busy, setBusy] = useState(false);
+  const [note, setNote] = useState<string | null>(null);
+  const set = (k: keyof GenerateFields) => (v: string) => setF((s) => ({ ...s, [k]: v }));
+
+  const body = generateRequest(f);
+  const hosts = Number(f.host_count);
+  const steps = Math.floor(Number(f.duration_s) / Number(f.interval_s));
+  const rows = Number.isFinite(hosts * steps) && hosts > 0 && steps > 0 ? hosts * steps : null;
+
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    setNote(null);
+    const parsed = CreateDatasetRequestSchema.safeParse(body);
+    if (!parsed.success) {
+      setErrors(fieldErrors(parsed.error));
+      return;
+    }
+    setErrors({});
+    setBusy(true);
+    try {
+      const ds = await api.createDataset(body);
+      setNote(`Generating ${ds.name} (${fmtInt(ds.rows_total)} rows)`);
+      onCreated();
+    } catch (err) {
+      setErrors(apiFieldErrors(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Panel title="Generate a dataset">
+      <form onSubmit={(e) => void submit(e)} noValidate aria-label="Generate a dataset">
+        <div className="fields">
+          <InputField
+            label="Name"
+            name="name"
+            value={f.name}
+            onChange={set('name')}
+            errors={errors}
+            placeholder="automatic"
+          />
+          <InputField
+            label="Hosts"
+            name="host_count"
+            type="number"
+            value={f.host_count}
+            onChange={set('host_count')}
+            errors={errors}
+          />
+          <InputField
+            label="Duration (s)"
+            name="duration_s"
+            type="number"
+            value={f.duration_s}
+            onChange={set('duration_s')}
+            errors={errors}
+            hint={fmtDuration(Number(f.duration_s))}
+          />
+          <InputField
+            label="Interval (s)"
+            name="interval_s"
+            type="number"
+            value={f.interval_s}
+            onChange={set('interval_s')}
+            errors={errors}
+          />
+          <InputField
+            label="Seed"
+            name="seed"
+            type="number"
+            value={f.seed}
+            onChange={set('seed')}
+            errors={errors}
+          />
+          <InputField
+            label="Anomaly rate"
+            name="anomaly_rate"
+            type="number"
+            step="0.01"
+            value={f.anomaly_rate}
+            onChange={set('anomaly_rate')}
+            errors={errors}
+            hint="0 – 0.5"
+          />
+        </div>
+        <FormError errors={errors} />
+        <div className="row">
+          <button type="submit" disabled={busy}>
+            {busy ? 'Sending…' : 'Generate'}
+          </button>
+          <span className="muted">{rows !== null ? `${fmtInt(rows)} rows` : ''}</span>
+        </div>
+        {note && <div role="status">{note}</div>}
+      </form>
+    </Panel>
+  );
+}
+
+function TrainForm({ datasets, onTrained }: { datasets: AsyncState<DatasetList>; onTrained: () => void }) {
+  const api = useApi();
+  const [datasetId, setDatasetId] = useState('');
+  const [name, setName] = useState('');
+  const [variance, setVariance] = useState('0.95');
+  const [nComponents, setNComponents] = useState('');
+  const [exclude, setExclude] = useState(false);
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [busy, setBusy] = useState(false);
+  const [note, setNote] = useState<string | null>(null);
+  const done = datasets.data?.items.filter((d) => d.status === 'completed') ?? [];
+
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    setNote(null);
+    const body: Record<string, unknown> = {
+      dataset_id: datasetId,
+      variance: numberOrUndefined(variance),
+      n_components: numberOrUndefined(nComponents),
+      exclude_labelled_anomalies: exclude,
+    };
+    if (name.trim() !== '') body.name = name.trim();
+    for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
+    const parsed = TrainRequestSchema.safeParse(body);
+    if (!parsed.success) {
+      const errs = fieldErrors(parsed.error);
+      if (datasetId === '') errs.dataset_id = 'choose a completed dataset';
+      setErrors(errs);
+      return;
+    }
+    setErrors({});
+    setBusy(true);
+    try {
+      const res = await api.train(body as Parameters<typeof api.train>[0]);
+      setNote(`Training model ${res.model_id.slice(0, 8)}`);
+      onTrained();
+    } catch (err) {
+      setErrors(apiFieldErrors(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Panel title="Train a model">
+      <form onSubmit={(e) => void submit(e)} noValidate aria-label="Train a model">
+        <SelectField
+          label="Dataset"
+          name="dataset_id"
+          value={datasetId}
+          onChange={setDatasetId}
+          errors={errors}
+          placeholder={
+            datasets.loading
+              ? 'loading datasets…'
+              : done.length === 0
+                ? 'no completed dataset yet'
+                : 'choose a dataset'
+          }
+          options={done.map((d) => ({ value: d.id, label: datasetLabel(d) }))}
+        />
+        <div className="fields">
+          <InputField
+            label="Name"
+            name="name"
+            value={name}
+            onChange={setName}
+            errors={errors}
+            placeholder="pca_v1"
+          />
+          <InputField
+            label="Variance kept"
+            name="variance"
+            type="number"
+            step="0.01"
+            value={variance}
+            onChange={setVariance}
+            errors={errors}
+            hint="(0, 1]"
+          />
+          <InputField
+            label="Components (k)"
+            name="n_components"
+            type="number"
+            value={nComponents}
+            onChange={setNComponents}
+            errors={errors}
+            hint="instead of variance"
+          />
+        </div>
+        <label className="check">
+          <input type="checkbox" checked={exclude} onChange={(e) => setExclude(e.target.checked)} />
+          Leave labelled anomalies out of training
+        </label>
+        {datasets.error && <div className="form-error">Datasets: {datasets.error.message}</div>}
+        <FormError errors={errors} />
+        <div className="row">
+          <button type="submit" disabled={busy}>
+            {busy ? 'Sending…' : 'Train'}
+          </button>
+        </div>
+        {note && <div role="status">{note}</div>}
+      </form>
+    </Panel>
+  );
+}
+
+const EXAMPLE_HOST = 'host-0001';
+
+/** Sample records around a model's medians: one typical record, one with `metric` far off. */
+export function sampleRecords(
+  metrics: readonly string[],
+  median: readonly number[],
+  zScale: readonly number[],
+  at: Date,
+): Record<string, unknown>[] {
+  const typical: Record<string, unknown> = { host_id: EXAMPLE_HOST, ts: at.toISOString() };
+  metrics.forEach((m, i) => (typical[m] = Number((median[i] ?? 0).toFixed(4))));
+  const next = new Date(at.getTime() + 60_000).toISOString();
+  const odd: Record<string, unknown> = { ...typical, ts: next };
+  const j = Math.max(0, metrics.indexOf('latency_ms'));
+  const name = metrics[j] ?? 'latency_ms';
+  odd[name] = Number(((median[j] ?? 0) + 12 * (zScale[j] ?? 1)).toFixed(4));
+  return [typical, odd];
+}
+
+function ScoreForm({ models }: { models: AsyncState<ModelListWire> }) {
+  const api = useApi();
+  const [modelId, setModelId] = useState('');
+  const [text, setText] = useState('');
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<InferenceResponseWire | null>(null);
+  const done = models.data?.items.filter((m) => m.status === 'completed') ?? [];
+
+  const fill = async () => {
+    if (modelId === '') {
+      setErrors({ model_id: 'choose a model first' });
+      return;
+    }
+    try {
+      const m = await api.getModel(modelId);
+      if (!m.summary) throw new Error('the model has no summary yet');
+      const recs = sampleRecords(m.summary.metrics, m.summary.median, m.summary.z_scale, new Date());
+      setText(JSON.stringify(recs, null, 2));
+      setErrors({});
+    } catch (err) {
+      setErrors(apiFieldErrors(err));
+    }
+  };
+
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    setResult(null);
+    let records: unknown;
+    try {
+      records = JSON.parse(text);
+    } catch {
+      setErrors({ records: 'records must be a JSON array of telemetry records' });
+      return;
+    }
+    const body = { model_id: modelId, records };
+    const parsed = InferenceRequestSchema.safeParse(body);
+    if (!parsed.success) {
+      const errs = fieldErrors(parsed.error);
+      const first = parsed.error.issues.find((i) => i.path[0] === 'records');
+      if (first) errs.records = `${first.path.join('.')}: ${first.message}`;
+      if (modelId === '') errs.model_id = 'choose a completed model';
+      setErrors(errs);
+      return;
+    }
+    setErrors({});
+    setBusy(true);
+    try {
+      setResult(await api.inference(body as Parameters<typeof api.inference>[0]));
+    } catch (err) {
+      setErrors(apiFieldErrors(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Panel title="Score samples">
+      <form onSubmit={(e) => void submit(e)} noValidate aria-label="Score samples">
+        <SelectField
+          label="Model"
+          name="model_id"
+          value={modelId}
+          onChange={setModelId}
+          errors={errors}
+          placeholder={
+            models.loading
+              ? 'loading models…'
+              : done.length === 0
+                ? 'no completed model yet'
+                : 'choose a model'
+          }
+          options={done.map((m) => ({ value: m.id, label: modelLabel(m) }))}
+        />
+        <label className="field" htmlFor="f-records">
+          Records (JSON array: host_id, ts and the metrics {INFERENCE_METRICS.join(', ')})
+          <textarea
+            id="f-records"
+            name="records"
+            value={text}
+            aria-invalid={errors.records !== undefined}
+            onChange={(e) => setText(e.target.value)}
+            placeholder='[{"host_id": "host-0001", "ts": "2024-01-01T00:00:00Z", "cpu_usage": 40, …}]'
+          />
+          {errors.records !== undefined && <span className="field-error">{errors.records}</span>}
+        </label>
+        <FormError errors={errors} />
+        <div className="row">
+          <button type="submit" disabled={busy}>
+            {busy ? 'Scoring…' : 'Score'}
+          </button>
+          <button type="button" className="secondary" onClick={() => void fill()}>
+            Fill with sample records
+          </button>
+        </div>
+      </form>
+      {result && (
+        <div className="table-wrap" aria-label="Scores">
+          <p className="muted">
+            {result.record_count} records · {result.anomalous_count} anomalous · {result.invalid_count}{' '}
+            invalid · {fmtNum(result.latency_ms, 3)} ms
+          </p>
+          <table>
+            <thead>
+              <tr>
+                <th>#</th>
+                <th className="num">fused</th>
+                <th className="num">SPE</th>
+                <th className="num">T²</th>
+                <th className="num">max |z|</th>
+                <th>anomalous</th>
+                <th>top metric</th>
+              </tr>
+            </thead>
+            <tbody>
+              {result.results.map((r, i) => (
+                <tr key={i}>
+                  <td>{i + 1}</td>
+                  <td className="num">{fmtNum(r.fused)}</td>
+                  <td className="num">{fmtNum(r.spe)}</td>
+                  <td className="num">{fmtNum(r.t2)}</td>
+                  <td className="num">{fmtNum(r.z_max)}</td>
+                  <td>{!r.valid ? 'invalid' : r.anomalous ? <Status status="anomalous" /> : 'no'}</td>
+                  <td>{r.top_metric ?? '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Panel>
+  );
+}
+
+function Activity(props: { datasets: AsyncState<DatasetList>; models: AsyncState<ModelListWire> }) {
+  const { datasets, models } = props;
+  return (
+    <div className="grid-2">
+      <Panel title="Recent datasets" actions={<Link href={hrefOf('runs')}>All runs</Link>}>
+        <AsyncView
+          state={datasets}
+          isEmpty={(d) => d.items.length === 0}
+          empty="No dataset yet: generate one above."
+        >
+          {(d) => (
+            <table aria-label="Recent datasets">
+              <thead>
+                <tr>
+                  <th>name</th>
+                  <th>status</th>
+                  <th className="num">rows</th>
+                  <th>progress / time</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.items.map((x) => (
+                  <tr key={x.id}>
+                    <td title={x.id}>{x.name}</td>
+                    <td>
+                      <Status status={x.status} />
+                    </td>
+                    <td className="num">{fmtInt(x.row_count)}</td>
+                    <td>
+                      {unfinished(x.status) ? (
+                        <ProgressBar fraction={x.progress} label={`generating ${x.name}`} />
+                      ) : x.status === 'failed' ? (
+                        <span className="form-error">{x.error}</span>
+                      ) : (
+                        <span className="muted">
+                          {fmtDuration(secondsBetween(x.started_at, x.finished_at))} ·{' '}
+                          {fmtTime(x.finished_at)}
+                        </span>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </AsyncView>
+      </Panel>
+      <Panel title="Recent models" actions={<Link href={hrefOf('models')}>Models</Link>}>
+        <AsyncView
+          state={models}
+          isEmpty={(d) => d.items.length === 0}
+          empty="No model yet: train one above."
+        >
+          {(d) => (
+            <table aria-label="Recent models">
+              <thead>
+                <tr>
+                  <th>name</th>
+                  <th>status</th>
+                  <th className="num">k</th>
+                  <th>progress / time</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.items.map((m) => (
+                  <tr key={m.id}>
+                    <td title={m.id}>
+                      {m.status === 'completed' ? (
+                        <Link href={hrefOf('models', { model: m.id })}>{m.name}</Link>
+                      ) : (
+                        m.name
+                      )}
+                    </td>
+                    <td>
+                      <Status status={m.status} />
+                    </td>
+                    <td className="num">{m.n_components ?? '—'}</td>
+                    <td>
+                      {unfinished(m.status) ? (
+                        <ProgressBar
+                          fraction={trainingFraction(m)}
+                          label={`training ${m.name}: ${trainingLabel(m)}`}
+                        />
+                      ) : m.status === 'failed' ? (
+                        <span className="form-error">{m.error}</span>
+                      ) : (
+                        <span className="muted">
+                          {fmtDuration(secondsBetween(m.started_at, m.finished_at))} ·{' '}
+                          {fmtTime(m.finished_at)}
+                        </span>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </AsyncView>
+      </Panel>
+    </div>
+  );
+}
+
+export function ControlView() {
+  const datasets = useDatasets(50);
+  const models = useModels(50);
+  return (
+    <>
+      <div className="grid">
+        <GenerateForm onCreated={datasets.reload} />
+        <TrainForm datasets={datasets} onTrained={models.reload} />
+        <ScoreForm models={models} />
+      </div>
+      <Activity datasets={datasets} models={models} />
+    </>
+  );
+}

@@ -1,0 +1,691 @@
+/**
+ * Models: a model's artifact summary with its explained-variance chart; scoring a dataset with
+ * it (live progress, cancel); and its evaluation on a scored dataset — confusion matrix,
+ * precision / recall / F1, ROC space, event recall and time to detect, and the errors by anomaly
+ * type, region or project.
+ */
+import { useEffect, useMemo, useState } from 'react';
+import type uPlot from 'uplot';
+import { DETECTOR_POLICIES, ScoreDatasetRequestSchema, type JobWire } from '../../../src/contract/jobs.js';
+import {
+  ERROR_GROUPINGS,
+  type ErrorGrouping,
+  type EvaluationWire,
+} from '../../../src/contract/evaluation.js';
+import type { ModelSummaryWire, ModelWire } from '../../../src/contract/models.js';
+import { useApi } from '../api-context.js';
+import { datasetLabel, modelLabel, unfinished, useDatasets, useModels } from '../data.js';
+import { apiFieldErrors, fieldErrors, type FieldErrors } from '../forms.js';
+import { fmtDuration, fmtInt, fmtNum, fmtPct, fmtTime, shortId } from '../format.js';
+import { useLiveEvents, useRefresh } from '../live.js';
+import { hrefOf, Link, setParams, useLocation } from '../router.js';
+import { useAsync } from '../use-async.js';
+import { Chart, seriesColor } from '../components/chart.js';
+import { FormError, SelectField } from '../components/field.js';
+import { AsyncView, Empty, ErrorBox } from '../components/states.js';
+import { Bars, Card, ConfirmButton, Panel, ProgressBar, Status } from '../components/widgets.js';
+
+function VarianceChart({ s }: { s: ModelSummaryWire }) {
+  const options = useMemo<Omit<uPlot.Options, 'width' | 'height'>>(
+    () => ({
+      scales: { x: { time: false }, y: { range: [0, 1] } },
+      series: [
+        { label: 'component' },
+        {
+          label: 'explained variance',
+          stroke: seriesColor(0),
+          fill: 'rgba(37, 99, 235, 0.3)',
+          paths: (u: uPlot, si: number, i0: number, i1: number) => componentBars(u, si, i0, i1),
+          points: { show: false },
+          value: (_u: uPlot, v: number | null) => fmtPct(v, 2),
+        },
+        {
+          label: 'cumulative',
+          stroke: seriesColor(1),
+          width: 2,
+          points: { show: true, size: 6 },
+          value: (_u: uPlot, v: number | null) => fmtPct(v, 2),
+        },
+      ],
+      axes: [
+        { values: (_u: uPlot, ticks: number[]) => ticks.map((t) => (Number.isInteger(t) ? `PC${t}` : '')) },
+        { size: 50, values: (_u: uPlot, ticks: number[]) => ticks.map((t) => `${Math.round(t * 100)} %`) },
+      ],
+    }),
+    [],
+  );
+  const data = useMemo<uPlot.AlignedData>(() => {
+    const xs = s.explained_variance_ratio.map((_, i) => i + 1);
+    let acc = 0;
+    const cum = s.explained_variance_ratio.map((r) => (acc += r));
+    return [xs, s.explained_variance_ratio, cum];
+  }, [s]);
+  return <Chart title="Explained variance by component" options={options} data={data} height={220} />;
+}
+
+/** Bars centred on whole x values, 60 % of a unit wide. */
+function componentBars(u: uPlot, si: number, i0: number, i1: number): uPlot.Series.Paths | null {
+  const xs = u.data[0];
+  const ys = u.data[si];
+  if (!ys) return null;
+  const fill = new Path2D();
+  const y0 = u.valToPos(0, 'y', true);
+  for (let i = i0; i <= i1; i++) {
+    const x = xs[i];
+    const y = ys[i];
+    if (x === undefined || y === null || y === undefined) continue;
+    const l = u.valToPos(x - 0.3, 'x', true);
+    const r = u.valToPos(x + 0.3, 'x', true);
+    const top = u.valToPos(y, 'y', true);
+    fill.rect(l, top, r - l, y0 - top);
+  }
+  return { fill, stroke: fill };
+}
+
+function ArtifactSummary({ m }: { m: ModelWire }) {
+  const s = m.summary;
+  if (!s) return <Empty>This model has no artifact summary.</Empty>;
+  return (
+    <>
+      <div className="cards">
+        <Card label="Components (k)" value={s.n_components} note={`of ${s.metrics.length} metrics`} />
+        <Card label="Samples" value={fmtInt(s.n_samples)} />
+        <Card label="Variance kept" value={fmtPct(s.cumulative_explained_variance, 2)} />
+        <Card label="SPE limit" value={fmtNum(s.spe_limit)} />
+        <Card label="T² limit" value={fmtNum(s.t2_limit)} />
+        <Card label="z limit" value={fmtNum(s.z_limit)} />
+        {m.timings && (
+          <Card
+            label="Training"
+            value={fmtDuration(m.timings.total_s)}
+            note={`${fmtInt(m.timings.rows_per_s)} rows/s`}
+          />
+        )}
+      </div>
+      <div className="grid-2">
+        <div>
+          <h3>Explained variance</h3>
+          <VarianceChart s={s} />
+        </div>
+        <div className="table-wrap">
+          <h3>Robust statistics</h3>
+          <table aria-label="Robust statistics">
+            <thead>
+              <tr>
+                <th>metric</th>
+                <th className="num">median</th>
+                <th className="num">MAD</th>
+                <th className="num">z scale</th>
+              </tr>
+            </thead>
+            <tbody>
+              {s.metrics.map((name, i) => (
+                <tr key={name}>
+                  <td>{name}</td>
+                  <td className="num">{fmtNum(s.median[i])}</td>
+                  <td className="num">{fmtNum(s.mad[i])}</td>
+                  <td className="num">{fmtNum(s.z_scale[i])}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </div>
+    </>
+  );
+}
+
+function JobProgress({ job, onChange }: { job: JobWire; onChange: () => void }) {
+  const api = useApi();
+  const progress = useAsync(() => api.jobProgress(job.id), [api, job.id]);
+  const [cancelError, setCancelError] = useState<unknown>(null);
+  const p = progress.data;
+  const running = p ? unfinished(p.status) : true;
+  useRefresh(progress.reload, { topics: ['job'], active: running, fastMs: 700, slowMs: 3000 });
+  // The job lists follow once the job is over
+  const over = p !== undefined && !running;
+  useEffect(() => {
+    if (over) onChange();
+  }, [over]); // once, when the job ends
+  const cancel = async () => {
+    setCancelError(null);
+    try {
+      await api.cancelJob(job.id);
+      progress.reload();
+      onChange();
+    } catch (err) {
+      setCancelError(err);
+    }
+  };
+  if (progress.error && !p) return <ErrorBox error={progress.error} onRetry={progress.reload} />;
+  if (!p) return null;
+  const label =
+    p.phase === 'alerts'
+      ? 'raising alerts'
+      : `scoring ${fmtInt(p.rows_done)} / ${fmtInt(p.rows_total)} rows${p.rate_rows_per_s ? ` · ${fmtInt(p.rate_rows_per_s)} rows/s` : ''}${p.eta_s !== null ? ` · ${fmtDuration(p.eta_s)} left` : ''}`;
+  return (
+    <div className="row" aria-label={`job ${shortId(job.id)}`}>
+      <div style={{ flex: 1 }}>
+        <ProgressBar fraction={p.fraction} label={label} />
+      </div>
+      {running && <ConfirmButton label="Cancel" confirmLabel="Cancel job" onConfirm={() => void cancel()} />}
+      {cancelError !== null && <ErrorBox error={cancelError} />}
+    </div>
+  );
+}
+
+function ScoringPanel({
+  modelId,
+  onJobsChanged,
+  jobsVersion,
+}: {
+  modelId: string;
+  onJobsChanged: () => void;
+  jobsVersion: number;
+}) {
+  const api = useApi();
+  const datasets = useDatasets(100);
+  const jobs = useAsync(() => api.listJobs({ model_id: modelId, limit: 50 }), [api, modelId, jobsVersion]);
+  useRefresh(jobs.reload, {
+    topics: ['job'],
+    active: jobs.data?.items.some((j) => unfinished(j.status)) ?? false,
+  });
+  const [datasetId, setDatasetId] = useState('');
+  const [policy, setPolicy] = useState<(typeof DETECTOR_POLICIES)[number]>('default');
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [busy, setBusy] = useState(false);
+  const completed = datasets.data?.items.filter((d) => d.status === 'completed') ?? [];
+  const names = new Map(datasets.data?.items.map((d) => [d.id, d.name]));
+
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    const body = { model_id: modelId, dataset_id: datasetId, policy };
+    const parsed = ScoreDatasetRequestSchema.safeParse(body);
+    if (!parsed.success) {
+      const errs = fieldErrors(parsed.error);
+      if (datasetId === '') errs.dataset_id = 'choose a completed dataset';
+      setErrors(errs);
+      return;
+    }
+    setErrors({});
+    setBusy(true);
+    try {
+      await api.scoreDataset(body);
+      onJobsChanged();
+    } catch (err) {
+      setErrors(apiFieldErrors(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Panel title="Score a dataset">
+      <form onSubmit={(e) => void submit(e)} noValidate aria-label="Score a dataset">
+        <div className="row">
+          <div style={{ flex: 1 }}>
+            <SelectField
+              label="Dataset"
+              name="dataset_id"
+              value={datasetId}
+              onChange={setDatasetId}
+              errors={errors}
+              placeholder={
+                datasets.loading
+                  ? 'loading datasets…'
+                  : completed.length === 0
+                    ? 'no completed dataset'
+                    : 'choose a dataset'
+              }
+              options={completed.map((d) => ({ value: d.id, label: datasetLabel(d) }))}
+            />
+          </div>
+          <SelectField
+            label="Alert policy"
+            name="policy"
+            value={policy}
+            onChange={(v) => setPolicy(v as typeof policy)}
+            errors={errors}
+            options={DETECTOR_POLICIES.map((p) => ({ value: p, label: p }))}
+          />
+          <button type="submit" disabled={busy}>
+            {busy ? 'Starting…' : 'Start scoring job'}
+          </button>
+        </div>
+        <FormError errors={errors} />
+      </form>
+      <h3>Jobs of this model</h3>
+      <AsyncView state={jobs} isEmpty={(j) => j.items.length === 0} empty="No scoring job yet.">
+        {(j) => (
+          <div className="table-wrap">
+            <table aria-label="Jobs of this model">
+              <thead>
+                <tr>
+                  <th>job</th>
+                  <th>dataset</th>
+                  <th>status</th>
+                  <th>policy</th>
+                  <th>progress / time</th>
+                  <th>created</th>
+                </tr>
+              </thead>
+              <tbody>
+                {j.items.map((job) => (
+                  <tr key={job.id}>
+                    <td className="mono">{shortId(job.id)}</td>
+                    <td>{names.get(job.dataset_id) ?? shortId(job.dataset_id)}</td>
+                    <td>
+                      <Status status={job.status} />
+                      {job.error && <span className="form-error"> {job.error}</span>}
+                    </td>
+                    <td>{job.policy}</td>
+                    <td style={{ minWidth: 280 }}>
+                      {unfinished(job.status) ? (
+                        <JobProgress job={job} onChange={onJobsChanged} />
+                      ) : job.status === 'completed' ? (
+                        <>
+                          {fmtDuration((job.timings.scoring_ms + job.timings.alerts_ms) / 1000)}{' '}
+                          <button
+                            type="button"
+                            className="link"
+                            onClick={() => setParams({ dataset: job.dataset_id, job: job.id })}
+                          >
+                            evaluation
+                          </button>{' '}
+                          · <Link href={hrefOf('alerts', { source: job.id })}>alerts</Link>
+                        </>
+                      ) : (
+                        '—'
+                      )}
+                    </td>
+                    <td>{fmtTime(job.created_at)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </AsyncView>
+    </Panel>
+  );
+}
+
+function Confusion({ e }: { e: EvaluationWire }) {
+  const c = e.pointwise.confusion;
+  return (
+    <table className="confusion" aria-label="Confusion matrix">
+      <thead>
+        <tr>
+          <th />
+          <th>flagged</th>
+          <th>not flagged</th>
+        </tr>
+      </thead>
+      <tbody>
+        <tr>
+          <th>anomalous</th>
+          <td className="hit">TP {fmtInt(c.tp)}</td>
+          <td className="miss">FN {fmtInt(c.fn)}</td>
+        </tr>
+        <tr>
+          <th>normal</th>
+          <td className="miss">FP {fmtInt(c.fp)}</td>
+          <td className="hit">TN {fmtInt(c.tn)}</td>
+        </tr>
+      </tbody>
+    </table>
+  );
+}
+
+/** ROC space: the chance diagonal and the model's operating point at its own flag. */
+function RocSpace({ e }: { e: EvaluationWire }) {
+  const c = e.pointwise.confusion;
+  const tpr = c.tp + c.fn > 0 ? c.tp / (c.tp + c.fn) : null;
+  const fpr = c.fp + c.tn > 0 ? c.fp / (c.fp + c.tn) : null;
+  const options = useMemo<Omit<uPlot.Options, 'width' | 'height'>>(
+    () => ({
+      scales: { x: { time: false, range: [0, 1] }, y: { range: [0, 1] } },
+      series: [
+        { label: 'false positive rate' },
+        { label: 'chance', stroke: '#94a3b8', dash: [4, 4], points: { show: false } },
+        {
+          label: 'operating point (TPR)',
+          stroke: seriesColor(1),
+          width: 0,
+          points: { show: true, size: 10, fill: seriesColor(1) },
+        },
+      ],
+      axes: [{ label: 'false positive rate' }, { label: 'true positive rate', size: 50 }],
+    }),
+    [],
+  );
+  const data = useMemo<uPlot.AlignedData>(() => {
+    const xs = [0, fpr ?? 0, 1].sort((a, b) => a - b);
+    const diag = xs.map((x) => x);
+    const pt = xs.map((x) => (fpr !== null && tpr !== null && x === fpr ? tpr : null));
+    return [xs, diag, pt];
+  }, [fpr, tpr]);
+  if (tpr === null || fpr === null) return <Empty>ROC space needs both anomalous and normal records.</Empty>;
+  return (
+    <>
+      <Chart title="ROC space" options={options} data={data} height={240} />
+      <p className="legend-note">
+        At the model&apos;s flag: TPR {fmtPct(tpr, 2)}, FPR {fmtPct(fpr, 3)} · ROC-AUC {fmtNum(e.roc_auc)} ·
+        PR-AUC (average precision) {fmtNum(e.pr_auc)}
+      </p>
+    </>
+  );
+}
+
+function ErrorDistribution({
+  modelId,
+  datasetId,
+  jobId,
+}: {
+  modelId: string;
+  datasetId: string;
+  jobId: string | undefined;
+}) {
+  const api = useApi();
+  const [groupBy, setGroupBy] = useState<ErrorGrouping>('anomaly_type');
+  const state = useAsync(
+    () => api.errorDistribution(modelId, datasetId, groupBy, jobId),
+    [api, modelId, datasetId, groupBy, jobId],
+  );
+  return (
+    <Panel
+      title="Errors by group"
+      actions={
+        <select
+          aria-label="Group by"
+          value={groupBy}
+          onChange={(e) => setGroupBy(e.target.value as ErrorGrouping)}
+        >
+          {ERROR_GROUPINGS.map((g) => (
+            <option key={g} value={g}>
+              by {g}
+            </option>
+          ))}
+        </select>
+      }
+    >
+      <AsyncView state={state} isEmpty={(d) => d.groups.length === 0} empty="No groups.">
+        {(d) => {
+          const total = d.groups.reduce((a, g) => a + g.missed + g.false_alarms, 0);
+          return (
+            <>
+              <Bars
+                title="Errors (missed + false alarms) by group"
+                items={d.groups.map((g) => ({
+                  label: g.group ?? 'normal',
+                  count: g.missed + g.false_alarms,
+                  share: total > 0 ? (g.missed + g.false_alarms) / total : 0,
+                }))}
+              />
+              <div className="table-wrap">
+                <table aria-label="Error distribution">
+                  <thead>
+                    <tr>
+                      <th>{d.group_by}</th>
+                      <th className="num">records</th>
+                      <th className="num">anomalies</th>
+                      <th className="num">caught</th>
+                      <th className="num">missed</th>
+                      <th className="num">false alarms</th>
+                      <th className="num">mean score</th>
+                      <th className="num">episodes</th>
+                      <th className="num">event recall</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {d.groups.map((g) => (
+                      <tr key={g.group ?? '(none)'}>
+                        <td>{g.group ?? 'normal'}</td>
+                        <td className="num">{fmtInt(g.records)}</td>
+                        <td className="num">{fmtInt(g.anomalies)}</td>
+                        <td className="num">{fmtInt(g.caught)}</td>
+                        <td className="num">{fmtInt(g.missed)}</td>
+                        <td className="num">{fmtInt(g.false_alarms)}</td>
+                        <td className="num">{fmtNum(g.mean_score)}</td>
+                        <td className="num">{fmtInt(g.episodes)}</td>
+                        <td className="num">{fmtPct(g.event_recall)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            </>
+          );
+        }}
+      </AsyncView>
+    </Panel>
+  );
+}
+
+function Evaluation({
+  modelId,
+  datasetId,
+  jobId,
+}: {
+  modelId: string;
+  datasetId: string;
+  jobId: string | undefined;
+}) {
+  const api = useApi();
+  const state = useAsync(() => api.evaluate(modelId, datasetId, jobId), [api, modelId, datasetId, jobId]);
+  return (
+    <>
+      <Panel title="Evaluation">
+        <AsyncView state={state} loadingText="Evaluating">
+          {(e) => (
+            <>
+              <div className="cards">
+                <Card label="Precision" value={fmtPct(e.pointwise.precision)} />
+                <Card label="Recall" value={fmtPct(e.pointwise.recall)} />
+                <Card label="F1" value={fmtNum(e.pointwise.f1, 3)} />
+                <Card label="ROC-AUC" value={fmtNum(e.roc_auc, 4)} />
+                <Card label="PR-AUC" value={fmtNum(e.pr_auc, 4)} note="average precision" />
+                <Card
+                  label="Event recall"
+                  value={fmtPct(e.events.overall.recall)}
+                  note={`${e.events.overall.detected} of ${e.events.overall.episodes} episodes`}
+                />
+                <Card
+                  label="Time to detect"
+                  value={fmtNum(e.events.overall.median_time_to_detect_records, 3)}
+                  note={`median records (mean ${fmtNum(e.events.overall.mean_time_to_detect_records, 3)})`}
+                />
+                <Card
+                  label="Alerts"
+                  value={fmtInt(e.events.alerts)}
+                  note={`${fmtInt(e.events.false_alerts)} false · ${fmtNum(e.events.alerts_per_episode, 3)} per episode`}
+                />
+              </div>
+              <div className="grid-2">
+                <div>
+                  <h3>Confusion matrix at the model&apos;s flag</h3>
+                  <Confusion e={e} />
+                  <p className="legend-note">
+                    {fmtInt(e.records)} records · {fmtInt(e.anomalies)} anomalous ·{' '}
+                    {fmtInt(e.invalid_records)} invalid · policy {e.policy} · job{' '}
+                    <span className="mono">{shortId(e.job_id)}</span> ·{' '}
+                    <Link href={hrefOf('alerts', { source: e.job_id })}>its alerts</Link>
+                  </p>
+                </div>
+                <div>
+                  <h3>ROC space</h3>
+                  <RocSpace e={e} />
+                </div>
+              </div>
+              <h3>Events by anomaly type</h3>
+              <div className="table-wrap">
+                <table aria-label="Events by anomaly type">
+                  <thead>
+                    <tr>
+                      <th>type</th>
+                      <th className="num">episodes</th>
+                      <th className="num">detected</th>
+                      <th className="num">recall</th>
+                      <th className="num">mean time to detect</th>
+                      <th className="num">median time to detect</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {[['all', e.events.overall] as const, ...Object.entries(e.events.by_type)].map(
+                      ([t, v]) => (
+                        <tr key={t}>
+                          <td>{t}</td>
+                          <td className="num">{fmtInt(v.episodes)}</td>
+                          <td className="num">{fmtInt(v.detected)}</td>
+                          <td className="num">{fmtPct(v.recall)}</td>
+                          <td className="num">{fmtNum(v.mean_time_to_detect_records, 3)}</td>
+                          <td className="num">{fmtNum(v.median_time_to_detect_records, 3)}</td>
+                        </tr>
+                      ),
+                    )}
+                  </tbody>
+                </table>
+              </div>
+            </>
+          )}
+        </AsyncView>
+      </Panel>
+      {state.data && <ErrorDistribution modelId={modelId} datasetId={datasetId} jobId={jobId} />}
+    </>
+  );
+}
+
+function EvaluationChooser({ modelId, jobsVersion }: { modelId: string; jobsVersion: number }) {
+  const api = useApi();
+  const { params } = useLocation();
+  const jobs = useAsync(
+    () => api.listJobs({ model_id: modelId, status: 'completed', limit: 100 }),
+    [api, modelId, jobsVersion],
+  );
+  useLiveEvents(['job'], jobs.reload);
+  const datasets = useDatasets(100);
+  const names = new Map(datasets.data?.items.map((d) => [d.id, d.name]));
+  const scored = [...new Set(jobs.data?.items.map((j) => j.dataset_id) ?? [])];
+  const datasetId = params.get('dataset') ?? scored[0] ?? '';
+  const jobId = params.get('job') ?? undefined;
+  return (
+    <>
+      <Panel
+        title="Evaluate on a scored dataset"
+        actions={
+          scored.length > 0 && (
+            <select
+              aria-label="Scored dataset"
+              value={datasetId}
+              onChange={(e) => setParams({ dataset: e.target.value, job: undefined })}
+            >
+              {scored.map((id) => (
+                <option key={id} value={id}>
+                  {names.get(id) ?? id}
+                </option>
+              ))}
+            </select>
+          )
+        }
+      >
+        <AsyncView
+          state={jobs}
+          isEmpty={() => datasetId === ''}
+          empty="No completed scoring job for this model yet: score a dataset above."
+        >
+          {() => (
+            <p className="muted">
+              Figures from {jobId ? `job ${shortId(jobId)}` : 'the latest completed job'} on{' '}
+              {names.get(datasetId) ?? datasetId}.
+            </p>
+          )}
+        </AsyncView>
+      </Panel>
+      {datasetId && (
+        <Evaluation
+          key={`${datasetId}/${jobId ?? ''}`}
+          modelId={modelId}
+          datasetId={datasetId}
+          jobId={jobId}
+        />
+      )}
+    </>
+  );
+}
+
+function ModelPage({ modelId }: { modelId: string }) {
+  const api = useApi();
+  const model = useAsync(() => api.getModel(modelId), [api, modelId]);
+  useRefresh(model.reload, { topics: ['model'], active: model.data ? unfinished(model.data.status) : false });
+  const [jobsVersion, setJobsVersion] = useState(0);
+  return (
+    <AsyncView state={model} loadingText="Loading model">
+      {(m) =>
+        m.status !== 'completed' ? (
+          <Panel title={m.name}>
+            <Status status={m.status} /> {m.error ?? 'This model is not trained yet.'}
+          </Panel>
+        ) : (
+          <>
+            <Panel
+              title={`Model ${m.name}`}
+              actions={<Link href={hrefOf('runs', { model: m.id })}>Run detail</Link>}
+            >
+              <ArtifactSummary m={m} />
+            </Panel>
+            <ScoringPanel
+              modelId={modelId}
+              jobsVersion={jobsVersion}
+              onJobsChanged={() => setJobsVersion((v) => v + 1)}
+            />
+            <EvaluationChooser modelId={modelId} jobsVersion={jobsVersion} />
+          </>
+        )
+      }
+    </AsyncView>
+  );
+}
+
+export function ModelsView() {
+  const models = useModels(100);
+  const { params } = useLocation();
+  const chosen = params.get('model') ?? '';
+  const completed = models.data?.items.filter((m) => m.status === 'completed') ?? [];
+  const modelId = chosen || completed[0]?.id || '';
+  return (
+    <>
+      <Panel
+        title="Model"
+        actions={
+          completed.length > 0 && (
+            <select
+              aria-label="Model"
+              value={modelId}
+              onChange={(e) => setParams({ model: e.target.value, dataset: undefined, job: undefined })}
+            >
+              {chosen && !completed.some((m) => m.id === chosen) && <option value={chosen}>{chosen}</option>}
+              {completed.map((m) => (
+                <option key={m.id} value={m.id}>
+                  {modelLabel(m)}
+                </option>
+              ))}
+            </select>
+          )
+        }
+      >
+        <AsyncView
+          state={models}
+          isEmpty={() => modelId === ''}
+          empty={
+            <>
+              No trained model yet. <Link href={hrefOf('control')}>Train one</Link>.
+            </>
+          }
+        >
+          {() => <p className="muted mono">{modelId}</p>}
+        </AsyncView>
+      </Panel>
+      {modelId && <ModelPage key={modelId} modelId={modelId} />}
+    </>
+  );
+}
