@@ -116,7 +116,7 @@ export const InferenceRecordWireSchema = z.strictObject(
   {
     error: (iss) =>
       iss.code === 'unrecognized_keys'
-        ? `record: unknown field${iss.keys.length > 1 ? 's' : ''} ${iss.keys.join(', ')}; expected host_id, ts, project_id, region and the metrics ${INFERENCE_METRICS.join(', ')}`
+        ? `unknown field${iss.keys.length > 1 ? 's' : ''} ${iss.keys.join(', ')}; expected host_id, ts, project_id, region and the metrics ${INFERENCE_METRICS.join(', ')}`
         : `record must be an object; got ${show(iss.input)}`,
   },
 );

@@ -222,7 +222,7 @@ describe('InferenceRequestSchema', () => {
       [
         { model_id: id, records: [{ ...rec, cpu_usge: 1 }] },
         'records.0',
-        'record: unknown field cpu_usge; expected host_id, ts, project_id, region and the metrics cpu_usage, memory_usage, disk_io, network_in, network_out, load_avg, latency_ms, error_rate',
+        'unknown field cpu_usge; expected host_id, ts, project_id, region and the metrics cpu_usage, memory_usage, disk_io, network_in, network_out, load_avg, latency_ms, error_rate',
       ],
     ];
     for (const [body, path, message] of cases) {
