@@ -276,6 +276,7 @@ export async function copyTelemetryIn(
   const encoder = new TelemetryCopyEncoder(datasetId, hosts);
   const sql = `COPY ${table} (${TELEMETRY_COLUMNS.join(', ')}) FROM STDIN WITH (FORMAT binary${options.freeze ? ', FREEZE' : ''})`;
   const sink = client.query(copyFrom(sql));
+  client.on('error', ignoreClientError);
   async function* tuples(): AsyncGenerator<Buffer> {
     yield encoder.header();
     let rows = 0;
@@ -286,7 +287,11 @@ export async function copyTelemetryIn(
     }
     yield encoder.trailer();
   }
-  await run(() => pipeline(Readable.from(tuples(), { objectMode: false }), sink));
+  try {
+    await run(() => pipeline(Readable.from(tuples(), { objectMode: false }), sink));
+  } finally {
+    client.off('error', ignoreClientError);
+  }
   return sink.rowCount;
 }
 
@@ -371,9 +376,13 @@ export async function* readMetricsChunks(
   const sql = `COPY (SELECT row_id, ${METRICS.join(', ')} FROM ${TELEMETRY_TABLE} WHERE ${where.join(' AND ')} ORDER BY row_id) TO STDOUT (FORMAT binary)`;
 
   let source: AsyncIterable<Buffer>;
+  // A connection lost mid-COPY fails the stream; the client's own 'error' event must not crash
+  // the process meanwhile.
+  client.on('error', ignoreClientError);
   try {
     source = client.query(copyTo(sql));
   } catch (err) {
+    client.off('error', ignoreClientError);
     throw toDatabaseError(err);
   }
 
@@ -436,6 +445,12 @@ export async function* readMetricsChunks(
     }
   } catch (err) {
     throw toDatabaseError(err);
+  } finally {
+    client.off('error', ignoreClientError);
   }
   if (n > 0) yield block();
+}
+
+function ignoreClientError(): void {
+  // the failure reaches the reader through the COPY stream
 }

@@ -26,6 +26,9 @@ import {
   dropTelemetryPartition,
 } from '../db/telemetry.js';
 
+/** Default rows per chunk of an ingest. */
+export const INGEST_CHUNK_ROWS = 16_384;
+
 /** Progress of an ingest. */
 export interface IngestProgress {
   datasetId: string;
@@ -45,7 +48,10 @@ export interface IngestOptions {
   onProgress?: (p: IngestProgress) => void;
   /** Minimum time between progress calls and database progress updates, ms (default 1000). */
   progressIntervalMs?: number;
-  /** Rows per generated chunk (default 65 536). */
+  /**
+   * Rows per generated chunk (default 16 384: small blocks keep the garbage between collections,
+   * and so the peak RSS, low; larger ones are no faster once COPY is the bottleneck).
+   */
   chunkRows?: number;
   /**
    * For tests only: throw an injected failure once at least this many rows have been sent, to
@@ -83,6 +89,10 @@ function headOfChunk(c: TelemetryChunk, n: number): TelemetryChunk {
     anomalyType: c.anomalyType.subarray(0, n),
     anomalyEpisode: c.anomalyEpisode.subarray(0, n),
   };
+}
+
+function ignoreClientError(): void {
+  // the failure reaches the ingest through the query it broke
 }
 
 function messageOf(err: unknown): string {
@@ -132,6 +142,9 @@ export async function ingestDataset(pool: Pool, options: IngestOptions): Promise
     } catch (err) {
       throw toDatabaseError(err);
     }
+    // A connection lost mid-load errors the running query; without a listener the client's own
+    // 'error' event would also crash the process.
+    client.on('error', ignoreClientError);
 
     // Load: one transaction, so that a failure anywhere leaves nothing behind
     await client.query('BEGIN');
@@ -201,6 +214,7 @@ export async function ingestDataset(pool: Pool, options: IngestOptions): Promise
     }
     throw error;
   } finally {
+    client?.off('error', ignoreClientError);
     client?.release(broken);
   }
 }

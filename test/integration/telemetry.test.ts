@@ -4,10 +4,15 @@ import { generateParamsToWire } from '../../src/contract/generator.js';
 import { ValidationError } from '../../src/core/errors.js';
 import { generateTelemetry, parseGenerateParams } from '../../src/core/generator.js';
 import { METRICS } from '../../src/core/types.js';
-import { createDataset, getDataset } from '../../src/db/datasets.js';
+import { createDataset, getDataset, markDatasetRunning, reapExpiredDatasets } from '../../src/db/datasets.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
-import { readMetricsChunks, telemetryPartitionName } from '../../src/db/telemetry.js';
+import {
+  copyTelemetryIn,
+  createTelemetryPartition,
+  readMetricsChunks,
+  telemetryPartitionName,
+} from '../../src/db/telemetry.js';
 import { ingestDataset, InjectedFailureError } from '../../src/generator/ingest.js';
 import { createEmptyDatabase } from '../helpers/db.js';
 
@@ -204,5 +209,43 @@ describe('ingestDataset', () => {
       ingestDataset(pool, { datasetId: id, params: { hostCount: 2 }, owner: 'someone-else' }),
     ).rejects.toThrow('is not pending under a lease held by someone-else');
     expect((await getDataset(pool, id))?.status).toBe('pending');
+  });
+
+  it('a crash mid-ingest leaves no rows, and the dataset is failed once its lease expires', async () => {
+    const before = await partitionCount();
+    const id = await newDataset(params);
+    await markDatasetRunning(pool, id, 'test-owner');
+    const data = generateTelemetry(params, { chunkRows: 500 });
+    // The process "dies" mid-COPY: its connection vanishes inside the load's transaction
+    const client = await pool.connect();
+    client.on('error', () => {}); // the lost connection is expected here
+    await client.query('BEGIN');
+    const part = await createTelemetryPartition(client, id);
+    function* dying() {
+      let sent = 0;
+      for (const c of data.chunks()) {
+        if (sent >= 2000) {
+          (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+          return;
+        }
+        yield c;
+        sent += c.length;
+      }
+    }
+    await expect(copyTelemetryIn(client, part, id, data.hosts, dying())).rejects.toThrow();
+    client.release(true);
+    expect((await getDataset(pool, id))?.status).toBe('running');
+    // Nobody renews the lease; once it has expired the reaper fails the dataset
+    await pool.query("UPDATE datasets SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [
+      id,
+    ]);
+    await reapExpiredDatasets(pool, 'another-server');
+    const ds = await getDataset(pool, id);
+    expect(ds).toMatchObject({ status: 'failed', error: 'interrupted', rowCount: 0 });
+    const { rows } = await pool.query('SELECT 1 FROM host_telemetry_archival WHERE dataset_id = $1 LIMIT 1', [
+      id,
+    ]);
+    expect(rows).toEqual([]);
+    expect(await partitionCount()).toBe(before);
   });
 });
