@@ -1,5 +1,5 @@
 /** Labelled form inputs that show their field's validation message. */
-import type { ReactNode } from 'react';
+import { useId, type ReactNode } from 'react';
 import type { FieldErrors } from '../forms.js';
 
 interface InputProps {
@@ -18,10 +18,10 @@ interface InputProps {
 /** A labelled text or number input. */
 export function InputField(p: InputProps) {
   const err = p.errors[p.name];
-  const id = `f-${p.name}`;
+  const id = useId();
   return (
-    <label className="field" htmlFor={id}>
-      {p.label}
+    <div className="field">
+      <label htmlFor={id}>{p.label}</label>
       <input
         id={id}
         name={p.name}
@@ -39,7 +39,7 @@ export function InputField(p: InputProps) {
           {err}
         </span>
       )}
-    </label>
+    </div>
   );
 }
 
@@ -54,10 +54,10 @@ export function SelectField(p: {
   placeholder?: string;
 }) {
   const err = p.errors?.[p.name];
-  const id = `f-${p.name}`;
+  const id = useId();
   return (
-    <label className="field" htmlFor={id}>
-      {p.label}
+    <div className="field">
+      <label htmlFor={id}>{p.label}</label>
       <select
         id={id}
         name={p.name}
@@ -73,7 +73,7 @@ export function SelectField(p: {
         ))}
       </select>
       {err !== undefined && <span className="field-error">{err}</span>}
-    </label>
+    </div>
   );
 }
 

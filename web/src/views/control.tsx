@@ -3,7 +3,7 @@
  * against the contract's schema before it is sent; long work shows live progress and lands in
  * the lists below when done.
  */
-import { useState } from 'react';
+import { useId, useState } from 'react';
 import { CreateDatasetRequestSchema } from '../../../src/contract/datasets.js';
 import { TrainRequestSchema } from '../../../src/contract/models.js';
 import {
@@ -293,6 +293,7 @@ export function sampleRecords(
 
 function ScoreForm({ models }: { models: AsyncState<ModelListWire> }) {
   const api = useApi();
+  const recordsId = useId();
   const [modelId, setModelId] = useState('');
   const [text, setText] = useState('');
   const [errors, setErrors] = useState<FieldErrors>({});
@@ -365,10 +366,13 @@ function ScoreForm({ models }: { models: AsyncState<ModelListWire> }) {
           }
           options={done.map((m) => ({ value: m.id, label: modelLabel(m) }))}
         />
-        <label className="field" htmlFor="f-records">
-          Records (JSON array: host_id, ts and the metrics {INFERENCE_METRICS.join(', ')})
+        <div className="field">
+          <label htmlFor={recordsId}>Records</label>
+          <span className="muted">
+            A JSON array of records: host_id, ts and the metrics {INFERENCE_METRICS.join(', ')}
+          </span>
           <textarea
-            id="f-records"
+            id={recordsId}
             name="records"
             value={text}
             aria-invalid={errors.records !== undefined}
@@ -376,7 +380,7 @@ function ScoreForm({ models }: { models: AsyncState<ModelListWire> }) {
             placeholder='[{"host_id": "host-0001", "ts": "2024-01-01T00:00:00Z", "cpu_usage": 40, …}]'
           />
           {errors.records !== undefined && <span className="field-error">{errors.records}</span>}
-        </label>
+        </div>
         <FormError errors={errors} />
         <div className="row">
           <button type="submit" disabled={busy}>
@@ -388,12 +392,12 @@ function ScoreForm({ models }: { models: AsyncState<ModelListWire> }) {
         </div>
       </form>
       {result && (
-        <div className="table-wrap" aria-label="Scores">
+        <div className="table-wrap">
           <p className="muted">
             {result.record_count} records · {result.anomalous_count} anomalous · {result.invalid_count}{' '}
             invalid · {fmtNum(result.latency_ms, 3)} ms
           </p>
-          <table>
+          <table aria-label="Scores">
             <thead>
               <tr>
                 <th>#</th>
