@@ -14,7 +14,17 @@ import {
   type DatasetList,
   type Deleted,
 } from '../contract/datasets.js';
+import { AlertListSchema, type AlertListWire, type ListAlertsQueryWire } from '../contract/alerts.js';
 import { ErrorBodySchema } from '../contract/errors.js';
+import {
+  InferenceResponseSchema,
+  InferenceRunListSchema,
+  InferenceRunSchema,
+  type InferenceRequestWire,
+  type InferenceResponseWire,
+  type InferenceRunListWire,
+  type InferenceRunWire,
+} from '../contract/inference.js';
 import {
   ModelDeletedSchema,
   ModelListSchema,
@@ -26,6 +36,23 @@ import {
   type TrainAcceptedWire,
   type TrainRequest,
 } from '../contract/models.js';
+
+import {
+  JobListSchema,
+  JobProgressSchema,
+  JobSchema,
+  type JobListWire,
+  type JobProgressWire,
+  type JobWire,
+  type ScoreDatasetRequestSchema,
+} from '../contract/jobs.js';
+import {
+  ErrorDistributionSchema,
+  EvaluationSchema,
+  type ErrorDistributionWire,
+  type ErrorGrouping,
+  type EvaluationWire,
+} from '../contract/evaluation.js';
 
 /** An error answered by the API (status ≥ 400), or a failure to reach it (status 0). */
 export class ApiError extends Error {
@@ -94,6 +121,23 @@ export interface ListModelsOptions {
   dataset_id?: string;
 }
 
+/** Query of {@link TadsClient.listInferenceRuns}. */
+export interface ListInferenceRunsOptions {
+  /** Page size, 1–500 (default 50). */
+  limit?: number;
+  /** `next_cursor` of the previous page. */
+  cursor?: string;
+  /** Only the runs of this model. */
+  model_id?: string;
+}
+
+/** Query of {@link TadsClient.listAlerts}: page and filters (combined with AND). */
+export type ListAlertsOptions = Omit<ListAlertsQueryWire, 'limit' | 'suppressed'> & {
+  /** Page size, 1–500 (default 50). */
+  limit?: number;
+  suppressed?: boolean;
+};
+
 /**
  * A client of one TADS API.
  *
@@ -161,6 +205,84 @@ export class TadsClient {
   /** `DELETE /models/:id`. */
   deleteModel(id: string): Promise<ModelDeletedWire> {
     return this.request('DELETE', `/models/${encodeURIComponent(id)}`, { response: ModelDeletedSchema });
+  }
+
+  /**
+   * `POST /inference`: scores records with a completed model; one result per record, in order
+   * (invalid records have null scores and `valid` false).
+   */
+  inference(body: InferenceRequestWire, signal?: AbortSignal): Promise<InferenceResponseWire> {
+    return this.request('POST', '/inference', {
+      body,
+      response: InferenceResponseSchema,
+      ...(signal ? { signal } : {}),
+    });
+  }
+
+  /** `GET /inference_runs`: one page, newest first. */
+  listInferenceRuns(options: ListInferenceRunsOptions = {}): Promise<InferenceRunListWire> {
+    return this.request('GET', '/inference_runs', {
+      query: { ...options },
+      response: InferenceRunListSchema,
+    });
+  }
+
+  /** `GET /inference_runs/:id`. */
+  getInferenceRun(id: string): Promise<InferenceRunWire> {
+    return this.request('GET', `/inference_runs/${encodeURIComponent(id)}`, { response: InferenceRunSchema });
+  }
+
+  /** `GET /alerts`: one page, newest first, filtered. */
+  listAlerts(options: ListAlertsOptions = {}): Promise<AlertListWire> {
+    return this.request('GET', '/alerts', { query: { ...options }, response: AlertListSchema });
+  }
+
+  /** `POST /jobs/score_dataset`: starts scoring a dataset with a model; resolves with the pending job. */
+  scoreDataset(body: z.input<typeof ScoreDatasetRequestSchema>): Promise<JobWire> {
+    return this.request('POST', '/jobs/score_dataset', { body, response: JobSchema });
+  }
+
+  /** `GET /jobs`: one page, newest first, optionally filtered. */
+  listJobs(
+    options: { limit?: number; cursor?: string; model_id?: string; dataset_id?: string; status?: JobWire['status'] } = {},
+  ): Promise<JobListWire> {
+    return this.request('GET', '/jobs', { query: { ...options }, response: JobListSchema });
+  }
+
+  /** `GET /jobs/:id`: status, phase, timings, error. */
+  getJob(id: string): Promise<JobWire> {
+    return this.request('GET', `/jobs/${encodeURIComponent(id)}`, { response: JobSchema });
+  }
+
+  /** `GET /jobs/:id/progress`: rows done and total, rate, ETA. */
+  getJobProgress(id: string): Promise<JobProgressWire> {
+    return this.request('GET', `/jobs/${encodeURIComponent(id)}/progress`, { response: JobProgressSchema });
+  }
+
+  /** `POST /jobs/:id/cancel`: stops a pending or running job and deletes its scores. */
+  cancelJob(id: string): Promise<JobWire> {
+    return this.request('POST', `/jobs/${encodeURIComponent(id)}/cancel`, { response: JobSchema });
+  }
+
+  /** `GET /models/:id/eval`: the model's figures on a dataset it scored (latest job unless `jobId`). */
+  evaluate(modelId: string, datasetId: string, jobId?: string): Promise<EvaluationWire> {
+    return this.request('GET', `/models/${encodeURIComponent(modelId)}/eval`, {
+      query: { dataset_id: datasetId, job_id: jobId },
+      response: EvaluationSchema,
+    });
+  }
+
+  /** `GET /models/:id/error_distribution`: errors per anomaly type, region or project. */
+  errorDistribution(
+    modelId: string,
+    datasetId: string,
+    groupBy: ErrorGrouping,
+    jobId?: string,
+  ): Promise<ErrorDistributionWire> {
+    return this.request('GET', `/models/${encodeURIComponent(modelId)}/error_distribution`, {
+      query: { dataset_id: datasetId, group_by: groupBy, job_id: jobId },
+      response: ErrorDistributionSchema,
+    });
   }
 
   /**

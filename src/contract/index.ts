@@ -8,3 +8,5 @@ export * from './datasets.js';
 export * from './generator.js';
 export * from './jobs.js';
 export * from './models.js';
+export * from './inference.js';
+export * from './alerts.js';

@@ -4,9 +4,12 @@
  */
 import type { ApiDeps } from '../deps.js';
 import type { Router } from '../router.js';
+import * as alerts from './alerts.js';
+import * as analytics from './analytics.js';
 import * as datasets from './datasets.js';
 import * as evaluation from './evaluation.js';
 import * as health from './health.js';
+import * as inference from './inference.js';
 import * as jobs from './jobs.js';
 import * as models from './models.js';
 
@@ -16,4 +19,13 @@ export interface RouteGroup {
 }
 
 /** Every route group of the API. */
-export const ROUTE_GROUPS: readonly RouteGroup[] = [health, datasets, models, jobs, evaluation];
+export const ROUTE_GROUPS: readonly RouteGroup[] = [
+  health,
+  datasets,
+  analytics,
+  models,
+  jobs,
+  evaluation,
+  inference,
+  alerts,
+];
