@@ -11,8 +11,9 @@
  * 3. Moments pass: the dataset's eight metrics are streamed by COPY in `row_id` order, in chunks,
  *    into the native accumulator, and on the way into the first histograms of the exact robust
  *    statistics (src/db/robust-stats.ts).
- * 4. Robust passes: usually one more COPY pass makes median, MAD and the mean absolute deviation
- *    exact; odd data may take a few more, in bounded memory.
+ * 4. Robust passes: usually one more pass makes median, MAD and the mean absolute deviation
+ *    exact — run by the database, which counts and sums and sends back only the ~1 % of values
+ *    the selection keeps; odd data may take a few streamed COPY passes more, in bounded memory.
  * 5. Limits: eigendecomposition, k, SPE / T² / z limits (the native core).
  * 6. Artifact: `model.json` is written atomically — a temporary file in the same folder, fsync,
  *    rename, fsync of the folder — so a reader sees the old file or the new one, never a part.
@@ -41,7 +42,7 @@ import {
   type TrainingTimings,
 } from '../db/models.js';
 import type { Pool, PoolClient } from '../db/pool.js';
-import { RobustStatsBuilder } from '../db/robust-stats.js';
+import { filteredSecondPass, RobustStatsBuilder } from '../db/robust-stats.js';
 import { readMetricsChunks } from '../db/telemetry.js';
 
 /** Rows per COPY chunk when the caller does not say. */
@@ -378,6 +379,24 @@ async function trainRecorded(
     // Robust passes
     const t1 = performance.now();
     progress.phase = 'robust';
+    // Usually the database does the second pass, sending back only the values kept.
+    const plan = robust.filteredPassPlan();
+    if (plan) {
+      progress.pass += 1;
+      progress.rowsDone = 0;
+      report();
+      const results = await filteredSecondPass(
+        client,
+        input.datasetId,
+        input.excludeLabelledAnomalies ?? false,
+        plan,
+      );
+      robust.applyFilteredPass(results);
+      progress.rowsDone = n;
+      report();
+      checkpoint();
+    }
+    // Odd data (or a bracket that missed) takes further streamed passes, in bounded memory.
     while (robust.needsPass()) {
       robust.beginPass();
       progress.pass += 1;
