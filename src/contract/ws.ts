@@ -189,7 +189,7 @@ export const WsSubscribedSchema = z.object({
 export const WsErrorSchema = z.object({
   type: z.literal('error'),
   error: z.object({
-    code: z.literal('bad_request'),
+    code: z.literal('invalid_input'),
     message: z.string(),
     details: z.unknown(),
   }),
