@@ -58,7 +58,7 @@ import {
   type GenerateParamsInput,
 } from '../contract/generator.js';
 import { ValidationError } from './errors.js';
-import { Random } from './random.js';
+import { fillNormalsAt, Random } from './random.js';
 import { ownsHost } from './sharding.js';
 import { ANOMALY_TYPES, METRICS, type AnomalyType, type HostInfo, type TelemetryChunk } from './types.js';
 
@@ -455,7 +455,8 @@ class RowEngine {
   readonly #steps: number;
   readonly #startMs: number;
   readonly #idMode: IdMode;
-  readonly #rngs: Random[];
+  /** Per host: the xoshiro128** state of its factor and noise stream (1, h), four words each. */
+  readonly #states: Int32Array;
   readonly #planners: HostPlanner[];
   readonly #next: (PlannedEpisode | null)[];
   readonly #ar: Float64Array;
@@ -481,7 +482,7 @@ class RowEngine {
     this.#startMs = startMs;
     this.#idMode = idMode;
     const H = fleet.hostCount;
-    this.#rngs = new Array<Random>(H);
+    this.#states = new Int32Array(H * 4);
     this.#planners = new Array<HostPlanner>(H);
     this.#next = new Array<PlannedEpisode | null>(H).fill(null);
     this.#latentRng = new Array<Random | null>(H).fill(null);
@@ -493,7 +494,7 @@ class RowEngine {
       // Each host's stream starts with its AR state, drawn from the stationary distribution
       const rng = Random.fromSeed(fleet.params.seed, 1, h);
       for (let k = 0; k < K; k++) this.#ar[h * K + k] = AR_SD * rng.nextNormal();
-      this.#rngs[h] = rng;
+      this.#states.set(rng.state(), h * 4);
       this.#planners[h] = new HostPlanner(fleet, h, steps);
       this.#next[h] = this.#planners[h].next();
     }
@@ -531,6 +532,7 @@ class RowEngine {
     const hostList = this.#hostList;
     const nHosts = hostList.length;
     const draws = this.#draws;
+    const states = this.#states;
     const ar = this.#ar;
     const last = this.#last;
     const { metrics, isAnomaly, anomalyType, anomalyEpisode } = out;
@@ -543,7 +545,7 @@ class RowEngine {
       const step = this.#step;
 
       // Latent factors: baseline + daily cycle + AR(1)
-      this.#rngs[h]!.fillNormal(draws, 0, DRAWS);
+      fillNormalsAt(states, h * 4, draws, 0, DRAWS);
       const s1 = this.#sin1;
       const c1 = this.#cos1;
       const s2 = this.#sin2;

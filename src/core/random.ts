@@ -93,6 +93,112 @@ function describe(v: unknown): string {
   return typeof v;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Primitives over a state held at s[b … b + 4): shared by Random and by hot loops that keep many
+// streams in one Int32Array (the generator keeps one per host).
+// ---------------------------------------------------------------------------------------------
+
+/** One xoshiro128** step: the next 32 bits as a signed integer. */
+function stepAt(s: Int32Array, b: number): number {
+  const s1 = s[b + 1]!;
+  const b5 = Math.imul(s1, 5);
+  const result = Math.imul((b5 << 7) | (b5 >>> 25), 9);
+  const t = s1 << 9;
+  const s2 = s[b + 2]! ^ s[b]!;
+  const s3 = s[b + 3]! ^ s1;
+  s[b + 1] = s1 ^ s2;
+  s[b] = s[b]! ^ s3;
+  s[b + 2] = s2 ^ t;
+  s[b + 3] = (s3 << 11) | (s3 >>> 21);
+  return result;
+}
+
+/** A uniform double in [0, 1) with 53 random bits. */
+function floatAt(s: Int32Array, b: number): number {
+  const hi = stepAt(s, b) >>> 5;
+  const lo = stepAt(s, b) >>> 6;
+  return (hi * 67108864 + lo) / 9007199254740992;
+}
+
+/** The Ziggurat's rejection and tail steps (Marsaglia & Tsang's `nfix`). */
+function normalSlowAt(s: Int32Array, b: number, hz: number, iz: number): number {
+  for (;;) {
+    let x = hz * ZIG_WN[iz]!;
+    if (iz === 0) {
+      // Tail beyond ZIG_R: Marsaglia's exponential-rejection method
+      let y: number;
+      do {
+        x = -Math.log(1 - floatAt(s, b)) / ZIG_R;
+        y = -Math.log(1 - floatAt(s, b));
+      } while (y + y < x * x);
+      return hz > 0 ? ZIG_R + x : -ZIG_R - x;
+    }
+    // Wedge between layers: accept under the density
+    if (ZIG_FN[iz]! + floatAt(s, b) * (ZIG_FN[iz - 1]! - ZIG_FN[iz]!) < Math.exp(-0.5 * x * x)) return x;
+    hz = stepAt(s, b);
+    iz = hz & 127;
+    if (Math.abs(hz) < ZIG_KN[iz]!) return hz * ZIG_WN[iz]!;
+  }
+}
+
+/**
+ * Fills `out[offset … offset + count)` with standard normal deviates from the xoshiro128** state
+ * at `states[base … base + 4)` — the numbers a {@link Random} with that state would give. For hot
+ * loops over many streams kept in one array; unchecked: the caller guarantees the ranges (use
+ * {@link Random.fillNormal} otherwise).
+ *
+ * @param states - xoshiro128** states, four words each
+ * @param base - index of this stream's first word
+ * @param out - destination
+ * @param offset - first index written
+ * @param count - number of deviates
+ */
+export function fillNormalsAt(
+  states: Int32Array,
+  base: number,
+  out: Float64Array,
+  offset: number,
+  count: number,
+): void {
+  let s0 = states[base]!;
+  let s1 = states[base + 1]!;
+  let s2 = states[base + 2]!;
+  let s3 = states[base + 3]!;
+  const end = offset + count;
+  for (let i = offset; i < end; i++) {
+    // xoshiro128** step, inlined
+    const b5 = Math.imul(s1, 5);
+    const hz = Math.imul((b5 << 7) | (b5 >>> 25), 9);
+    const t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = (s3 << 11) | (s3 >>> 21);
+    // Ziggurat fast path (about 98.8 % of draws)
+    const iz = hz & 127;
+    if (Math.abs(hz) < ZIG_KN[iz]!) {
+      out[i] = hz * ZIG_WN[iz]!;
+      continue;
+    }
+    // Slow path: hand the state back, draw, take it again
+    states[base] = s0;
+    states[base + 1] = s1;
+    states[base + 2] = s2;
+    states[base + 3] = s3;
+    out[i] = normalSlowAt(states, base, hz, iz);
+    s0 = states[base]!;
+    s1 = states[base + 1]!;
+    s2 = states[base + 2]!;
+    s3 = states[base + 3]!;
+  }
+  states[base] = s0;
+  states[base + 1] = s1;
+  states[base + 2] = s2;
+  states[base + 3] = s3;
+}
+
 /**
  * A xoshiro128** stream with uniform, integer and normal draws.
  *
@@ -173,19 +279,7 @@ export class Random {
 
   /** The next 32 random bits as a signed 32-bit integer. */
   nextInt32(): number {
-    const s = this.#s;
-    const s1 = s[1]!;
-    const b5 = Math.imul(s1, 5);
-    const result = Math.imul((b5 << 7) | (b5 >>> 25), 9);
-    const t = s1 << 9;
-    s[2]! ^= s[0]!;
-    s[3]! ^= s1;
-    s[1] = s1 ^ s[2]!;
-    s[0]! ^= s[3]!;
-    s[2]! ^= t;
-    const s3 = s[3]!;
-    s[3] = (s3 << 11) | (s3 >>> 21);
-    return result;
+    return stepAt(this.#s, 0);
   }
 
   /** The next 32 random bits as an unsigned integer in [0, 2³²). */
@@ -195,9 +289,7 @@ export class Random {
 
   /** A uniform double in [0, 1) with 53 random bits. */
   nextFloat(): number {
-    const hi = this.nextInt32() >>> 5;
-    const lo = this.nextInt32() >>> 6;
-    return (hi * 67108864 + lo) / 9007199254740992;
+    return floatAt(this.#s, 0);
   }
 
   /**
@@ -230,7 +322,7 @@ export class Random {
     const hz = this.nextInt32();
     const iz = hz & 127;
     if (Math.abs(hz) < ZIG_KN[iz]!) return hz * ZIG_WN[iz]!;
-    return this.#normalSlow(hz, iz);
+    return normalSlowAt(this.#s, 0, hz, iz);
   }
 
   /**
@@ -254,64 +346,6 @@ export class Random {
         `fillNormal needs 0 ≤ offset, 0 ≤ count and offset + count ≤ ${out.length}; got offset=${offset}, count=${count}`,
       );
     }
-    const s = this.#s;
-    let s0 = s[0]!;
-    let s1 = s[1]!;
-    let s2 = s[2]!;
-    let s3 = s[3]!;
-    const end = offset + count;
-    for (let i = offset; i < end; i++) {
-      // xoshiro128** step, inlined
-      const b5 = Math.imul(s1, 5);
-      const hz = Math.imul((b5 << 7) | (b5 >>> 25), 9);
-      const t = s1 << 9;
-      s2 ^= s0;
-      s3 ^= s1;
-      s1 ^= s2;
-      s0 ^= s3;
-      s2 ^= t;
-      s3 = (s3 << 11) | (s3 >>> 21);
-      // Ziggurat fast path (about 98.8 % of draws)
-      const iz = hz & 127;
-      if (Math.abs(hz) < ZIG_KN[iz]!) {
-        out[i] = hz * ZIG_WN[iz]!;
-        continue;
-      }
-      // Slow path: hand the state back, draw, take it again
-      s[0] = s0;
-      s[1] = s1;
-      s[2] = s2;
-      s[3] = s3;
-      out[i] = this.#normalSlow(hz, iz);
-      s0 = s[0]!;
-      s1 = s[1]!;
-      s2 = s[2]!;
-      s3 = s[3]!;
-    }
-    s[0] = s0;
-    s[1] = s1;
-    s[2] = s2;
-    s[3] = s3;
-  }
-
-  /** The Ziggurat's rejection and tail steps (Marsaglia & Tsang's `nfix`). */
-  #normalSlow(hz: number, iz: number): number {
-    for (;;) {
-      let x = hz * ZIG_WN[iz]!;
-      if (iz === 0) {
-        // Tail beyond ZIG_R: Marsaglia's exponential-rejection method
-        let y: number;
-        do {
-          x = -Math.log(1 - this.nextFloat()) / ZIG_R;
-          y = -Math.log(1 - this.nextFloat());
-        } while (y + y < x * x);
-        return hz > 0 ? ZIG_R + x : -ZIG_R - x;
-      }
-      // Wedge between layers: accept under the density
-      if (ZIG_FN[iz]! + this.nextFloat() * (ZIG_FN[iz - 1]! - ZIG_FN[iz]!) < Math.exp(-0.5 * x * x)) return x;
-      hz = this.nextInt32();
-      iz = hz & 127;
-      if (Math.abs(hz) < ZIG_KN[iz]!) return hz * ZIG_WN[iz]!;
-    }
+    fillNormalsAt(this.#s, 0, out, offset, count);
   }
 }
