@@ -4,6 +4,7 @@
  */
 import type { Config } from '../config/env.js';
 import type { GenerateParams } from '../contract/generator.js';
+import type { EventFeed } from '../db/events.js';
 import type { Pool } from '../db/pool.js';
 import type { JobRunner } from '../jobs/job-runner.js';
 import type { TrainingRunner } from '../jobs/training-runner.js';
@@ -54,4 +55,8 @@ export interface ApiDeps {
    * route group makes its own.
    */
   trainer?: TrainingRunner;
+  /** Live events of every TADS process (src/db/events.ts), for `/ws`; none: `/ws` stays quiet. */
+  events?: EventFeed;
+  /** Directory of the built dashboard served under `/app/` (default `<package root>/web/dist`). */
+  staticDir?: string;
 }

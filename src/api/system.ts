@@ -7,6 +7,7 @@ import type { Config } from '../config/env.js';
 import { packageVersion } from '../config/version.js';
 import { reapExpiredDatasets } from '../db/datasets.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../db/embedded.js';
+import { listenEvents, type EventListener } from '../db/events.js';
 import { createReaper, newOwnerId, type ReapAction, type Reaper } from '../db/leases.js';
 import { migrate } from '../db/migrate.js';
 import { reapExpiredModels } from '../db/models.js';
@@ -45,6 +46,8 @@ export interface SystemOptions {
   groups?: readonly RouteGroup[];
   /** Reaper period in ms (default: src/db/leases.ts's). */
   reapIntervalMs?: number;
+  /** Directory of the built dashboard (default `<package root>/web/dist`). */
+  staticDir?: string;
 }
 
 /** A running system. */
@@ -63,6 +66,8 @@ export interface System {
   readonly generatorAddress: string;
   /** The embedded database, when one was started. */
   readonly embedded: EmbeddedDatabase | undefined;
+  /** The listener of live events (LISTEN/NOTIFY) feeding `/ws`; it reconnects by itself. */
+  readonly events: EventListener;
   /** Stops everything, in reverse order of starting. Idempotent. */
   close(): Promise<void>;
 }
@@ -145,8 +150,24 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     const generator = parts.connect(generatorAddress);
     stack.push(() => Promise.resolve(generator.close?.()));
 
+    // Live events from every process, for /ws (the listener keeps reconnecting on its own).
+    const events = listenEvents(pool, {
+      onError: (err) => log.warn('live events connection', { error: String(err) }),
+    });
+    stack.push(() => events.close());
+
     // API
-    const deps: ApiDeps = { pool, config, owner, generator, log, version: packageVersion(), jobs };
+    const deps: ApiDeps = {
+      pool,
+      config,
+      owner,
+      generator,
+      log,
+      version: packageVersion(),
+      jobs,
+      events,
+      staticDir: options.staticDir,
+    };
     const api = await startApiServer({ deps, groups: options.groups });
     stack.push(() => api.close());
     log.info('API listening', { url: api.url, generator: generatorAddress });
@@ -162,6 +183,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
       apiUrl: api.url,
       generatorAddress,
       embedded,
+      events,
       close() {
         closing ??= unwind();
         return closing;

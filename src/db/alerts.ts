@@ -19,6 +19,7 @@ import type { AlertEvent, AlertRecord } from '../core/alerts.js';
 import { ValidationError } from '../core/errors.js';
 import { METRICS } from '../core/types.js';
 import { toDatabaseError } from './errors.js';
+import { notifyAlertChanges, type AlertChange } from './events.js';
 import { cursorTimestampSql, keysetCondition, toPage, type Page } from './pagination.js';
 import type { Queryable } from './pool.js';
 
@@ -121,10 +122,15 @@ export async function saveAlertEvents(
   // Interpret the two forms
   let alerts: readonly AlertRecord[];
   let names: readonly string[];
+  // What opened or closed in this save, for the live events (src/db/events.ts).
+  const changed: { kind: 'opened' | 'closed'; alert: AlertRecord }[] = [];
   if (events !== undefined) {
     if (!isArray(events)) throw invalid('events', 'an array of alert events', events);
     const latest = new Map<number, AlertRecord>();
-    for (const e of events) latest.set(e.alert.id, e.alert);
+    for (const e of events) {
+      latest.set(e.alert.id, e.alert);
+      if (e.kind !== 'updated') changed.push({ kind: e.kind, alert: e.alert });
+    }
     alerts = [...latest.values()];
     names = metrics ?? METRICS;
   } else {
@@ -132,6 +138,10 @@ export async function saveAlertEvents(
     if (!isArray(save.alerts)) throw invalid('alerts', 'an array of alerts', save.alerts);
     alerts = save.alerts;
     names = save.metrics ?? METRICS;
+    for (const a of alerts) {
+      changed.push({ kind: 'opened', alert: a });
+      if (a.closedAt !== null) changed.push({ kind: 'closed', alert: a });
+    }
   }
   // Validate
   checkTarget(target);
@@ -187,6 +197,24 @@ export async function saveAlertEvents(
       if (local !== undefined) ids.set(local, r.id);
     }
   }
+
+  // Announce openings and closings (suppressed alerts are stored, not notified).
+  const changes: AlertChange[] = [];
+  for (const { kind, alert } of changed) {
+    const alertId = ids.get(alert.id);
+    if (alert.suppressed || alertId === undefined) continue;
+    changes.push({
+      kind,
+      alertId,
+      hostId: alert.hostId,
+      openedAt: alert.openedAt,
+      closedAt: alert.closedAt,
+      peakScore: alert.peakScore,
+      topMetric: alert.topMetric === -1 ? null : (names[alert.topMetric] ?? null),
+      records: alert.records,
+    });
+  }
+  await notifyAlertChanges(client, target, changes);
   return ids;
 }
 

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import { toDatabaseError } from './errors.js';
+import { notifyDatasetProgress, notifyDatasetStatus } from './events.js';
 import { dropJobScoresPartition } from './job-scores.js';
 import { claimExpiredLeases, LEASE_TTL_MS } from './leases.js';
 import { cursorTimestampSql, keysetCondition, toPage, type Page } from './pagination.js';
@@ -120,7 +121,9 @@ export async function createDataset(pool: Queryable, d: NewDataset): Promise<Dat
          RETURNING ${COLUMNS}`,
         [d.id, d.name, JSON.stringify(d.params), d.rowsTotal, d.hostCount, d.owner],
       );
-      return DbDatasetRow.parse(rows[0]);
+      const row = DbDatasetRow.parse(rows[0]);
+      await notifyDatasetStatus(pool, row.id);
+      return row;
     } catch (err) {
       if ((err as { code?: unknown }).code === '23505')
         throw new ConflictError(`dataset ${d.id} already exists`);
@@ -146,6 +149,7 @@ export async function markDatasetRunning(pool: Queryable, id: string, owner: str
       [id, owner],
     );
     if (rowCount !== 1) throw lostLease(id, owner, 'pending');
+    await notifyDatasetStatus(pool, id);
   });
 }
 
@@ -169,6 +173,7 @@ export async function updateDatasetProgress(
       [id, owner, rowCount],
     );
     if (n !== 1) throw lostLease(id, owner, 'running');
+    await notifyDatasetProgress(pool, id);
   });
 }
 
@@ -195,6 +200,7 @@ export async function markDatasetCompleted(
       [id, owner, rowCount, stats === undefined ? null : JSON.stringify(stats)],
     );
     if (n !== 1) throw lostLease(id, owner, 'running');
+    await notifyDatasetStatus(pool, id);
   });
 }
 
@@ -217,6 +223,7 @@ export async function markDatasetFailed(pool: Pool, id: string, error: string): 
       [id, error],
     );
     if (rowCount !== 1) return false;
+    await notifyDatasetStatus(pool, id);
     await dropTelemetryPartition(pool, id);
     return true;
   });
@@ -300,6 +307,7 @@ export async function deleteDataset(pool: Pool, id: string): Promise<void> {
     await dropTelemetryPartition(client, id);
     const jobs = await client.query('SELECT id FROM jobs WHERE dataset_id = $1', [id]);
     for (const r of jobs.rows) await dropJobScoresPartition(client, z.object({ id: z.string() }).parse(r).id);
+    await notifyDatasetStatus(client, id, true);
     await client.query('DELETE FROM datasets WHERE id = $1', [id]);
   });
 }

@@ -14,6 +14,7 @@ import { ConflictError, NotFoundError } from '../core/errors.js';
 import { cursorTimestampSql, keysetCondition, toPage, type Page } from './pagination.js';
 import type { Queryable } from './pool.js';
 import { toDatabaseError } from './errors.js';
+import { notifyJobProgress, notifyJobStatus } from './events.js';
 
 /** Job statuses, as stored. */
 export type JobStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -175,7 +176,9 @@ export async function createJob(db: Queryable, input: CreateJobInput): Promise<J
       JSON.stringify(timingsJson(emptyTimings())),
     ],
   );
-  return parseRow(rows[0]);
+  const job = parseRow(rows[0]);
+  await notifyJobStatus(db, job.id);
+  return job;
 }
 
 /** Timings of a job that never ran. */
@@ -315,7 +318,9 @@ export async function acquireJobLease(
      RETURNING ${COLUMNS}`,
     [id, owner, ttlMs],
   );
-  return rows.length === 0 ? null : parseRow(rows[0]);
+  if (rows.length === 0) return null;
+  await notifyJobStatus(db, id);
+  return parseRow(rows[0]);
 }
 
 /**
@@ -378,6 +383,7 @@ export async function saveCheckpoint(
     [id, owner, nextRowId, rowsDone, scoringMsDelta],
   );
   if (rows.length !== 1) throw new LeaseLostError(id, owner);
+  await notifyJobProgress(client, id);
 }
 
 /**
@@ -392,6 +398,7 @@ export async function setJobPhase(db: Queryable, id: string, owner: string, phas
     [id, owner, phase],
   );
   if (rows.length !== 1) throw new LeaseLostError(id, owner);
+  await notifyJobStatus(db, id);
 }
 
 /**
@@ -418,6 +425,7 @@ export async function completeJob(
     [id, owner, alertsMsDelta],
   );
   if (rows.length !== 1) throw new LeaseLostError(id, owner);
+  await notifyJobStatus(db, id);
   return parseRow(rows[0]);
 }
 
@@ -441,7 +449,9 @@ export async function failJob(
      RETURNING id`,
     [id, owner, error],
   );
-  return rows.length === 1;
+  if (rows.length !== 1) return false;
+  await notifyJobStatus(db, id);
+  return true;
 }
 
 /**
@@ -458,7 +468,10 @@ export async function markJobCancelled(db: Queryable, id: string): Promise<JobRe
      WHERE id = $1 AND status IN ('pending', 'running') RETURNING ${COLUMNS}`,
     [id],
   );
-  if (rows.length === 1) return parseRow(rows[0]);
+  if (rows.length === 1) {
+    await notifyJobStatus(db, id);
+    return parseRow(rows[0]);
+  }
   const job = await requireJob(db, id);
   throw new ConflictError(`job ${id} cannot be cancelled: it is already ${job.status}`, {
     job_id: id,

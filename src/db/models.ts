@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import { toDatabaseError } from './errors.js';
+import { notifyModelProgress, notifyModelStatus } from './events.js';
 import { dropJobScoresPartition } from './job-scores.js';
 import { claimExpiredLeases, LEASE_TTL_MS } from './leases.js';
 import { cursorTimestampSql, keysetCondition, toPage, type Page } from './pagination.js';
@@ -229,7 +230,9 @@ export async function createModel(pool: Queryable, m: NewModel): Promise<ModelRo
           m.owner,
         ],
       );
-      return DbModelRow.parse(rows[0]);
+      const row = DbModelRow.parse(rows[0]);
+      await notifyModelStatus(pool, row.id);
+      return row;
     } catch (err) {
       if ((err as { code?: unknown }).code === '23505')
         throw new ConflictError(`model ${m.id} already exists`);
@@ -255,6 +258,7 @@ export async function markModelRunning(pool: Queryable, id: string, owner: strin
       [id, owner],
     );
     if (rowCount !== 1) throw lostLease(id, owner, 'pending');
+    await notifyModelStatus(pool, id);
   });
 }
 
@@ -277,6 +281,7 @@ export async function updateModelProgress(
       [id, owner, progressJson(progress)],
     );
     if (rowCount !== 1) throw lostLease(id, owner, 'running');
+    await notifyModelProgress(pool, id);
   });
 }
 
@@ -322,6 +327,7 @@ export async function markModelCompleted(
       ],
     );
     if (rowCount !== 1) throw lostLease(id, owner, 'running');
+    await notifyModelStatus(pool, id);
   });
 }
 
@@ -347,7 +353,9 @@ export async function markModelFailed(
         WHERE id = $1 AND status IN ('pending', 'running') AND ($3::text IS NULL OR lease_owner = $3)`,
       [id, error, owner ?? null],
     );
-    return rowCount === 1;
+    if (rowCount !== 1) return false;
+    await notifyModelStatus(pool, id);
+    return true;
   });
 }
 
@@ -469,6 +477,7 @@ export async function deleteModel(pool: Pool, id: string): Promise<void> {
     // Score partitions are per job: drop those of this model's jobs before the rows cascade.
     const { rows: jobIds } = await client.query('SELECT id FROM jobs WHERE model_id = $1', [id]);
     for (const j of jobIds) await dropJobScoresPartition(client, z.object({ id: z.string() }).parse(j).id);
+    await notifyModelStatus(client, id, true);
     await client.query('DELETE FROM models WHERE id = $1', [id]);
   });
 }

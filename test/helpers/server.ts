@@ -32,6 +32,8 @@ export interface TestServerOptions {
   generator?: GeneratorParts;
   /** Where the server logs (default: nowhere). */
   log?: Logger;
+  /** Directory of the built dashboard (default `<package root>/web/dist`). */
+  staticDir?: string;
 }
 
 /** A running test server. */
@@ -69,6 +71,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     reapActions: opts.reapActions,
     reapIntervalMs: opts.reapIntervalMs ?? 1000,
     generator: opts.generator,
+    staticDir: opts.staticDir,
   });
   const pool = createPool(databaseUrl, { max: 4 });
   return {

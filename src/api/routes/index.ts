@@ -3,7 +3,10 @@
  * `register(router, deps)`; add new groups to this list.
  */
 import type { ApiDeps } from '../deps.js';
+import * as openapi from '../openapi.js';
 import type { Router } from '../router.js';
+import * as dashboard from '../static.js';
+import * as ws from '../ws.js';
 import * as alerts from './alerts.js';
 import * as analytics from './analytics.js';
 import * as datasets from './datasets.js';
@@ -28,4 +31,7 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
   evaluation,
   inference,
   alerts,
+  ws,
+  dashboard,
+  openapi,
 ];
