@@ -314,12 +314,10 @@ export interface FilteredPassPlan {
 
 /** What a filtered second pass of one metric found. */
 export interface FilteredPassResult {
-  /** Values x < lo, and Σ(lo − x) over them. */
+  /** Values x < lo. */
   countBelow: number;
-  sumBelow: number;
-  /** Values x > hi, and Σ(x − hi) over them. */
-  countAbove: number;
-  sumAbove: number;
+  /** Σ|x − lo| over every value (the mean absolute deviation is shifted from it). */
+  sumAbsFromLo: number;
   /** Values with max(|x − lo|, |x − hi|) ≤ tmin (0 without a MAD bracket). */
   surelyLow: number;
   /** Every value in [lo, hi], and (with a MAD bracket) every value the MAD bracket keeps. */
@@ -747,26 +745,35 @@ export class RobustStatsBuilder {
       const s = this.#state![j]!;
       const f = s.fast!;
       const r = results[j]!;
-      const total = r.countBelow + r.countAbove;
-      if (total > this.#n)
-        throw new Error(`filtered pass of metric ${j} counted ${total} values of ${this.#n}`);
       // Interpret: the same tests as the full pass, in the same arithmetic.
-      f.below = r.countBelow;
-      f.countBelow = r.countBelow;
-      f.sumBelow = r.sumBelow;
-      f.countAbove = r.countAbove;
-      f.sumAbove = r.sumAbove;
       const { lo, hi, mad } = f;
       if (mad) mad.surelyLow = r.surelyLow;
+      let insideFromLo = 0;
       for (let i = 0; i < r.kept.length; i++) {
         const x = r.kept[i]!;
-        if (x >= lo && x <= hi) f.kept.push(x);
+        if (x >= lo && x <= hi) {
+          f.kept.push(x);
+          insideFromLo += x - lo;
+        }
         if (mad) {
           const dmax = Math.max(Math.abs(x - lo), Math.abs(x - hi));
           const dmin = x < lo ? lo - x : x > hi ? x - hi : 0;
           if (dmax > mad.tmin && dmin <= mad.tmax) mad.kept.push(x);
         }
       }
+      // Split sums as the streamed pass keeps them: Σ|x − lo| = Σ_below (lo − x) + Σ_inside (x − lo)
+      // + Σ_above (x − lo), and Σ_above (x − lo) = Σ_above (x − hi) + count_above · (hi − lo).
+      const countAbove = this.#n - r.countBelow - f.kept.length;
+      if (r.countBelow > this.#n || countAbove < 0) {
+        throw new Error(
+          `filtered pass of metric ${j} counted ${r.countBelow} + ${f.kept.length} values of ${this.#n}`,
+        );
+      }
+      f.below = r.countBelow;
+      f.countBelow = r.countBelow;
+      f.countAbove = countAbove;
+      f.sumBelow = 0;
+      f.sumAbove = r.sumAbsFromLo - insideFromLo - countAbove * (hi - lo);
       // Verify: the kept bracket must hold both middle ranks, else start over by passes.
       if (r1 - f.below < 0 || r2 - f.below >= f.kept.length) {
         s.fast = undefined;
@@ -878,12 +885,7 @@ export async function filteredSecondPass(
     const lo = float8(p.lo);
     const hi = float8(p.hi);
     const inside = `(${c} >= ${lo} AND ${c} <= ${hi})`;
-    selects.push(
-      `count(*) FILTER (WHERE ${c} < ${lo}) AS nb${j}`,
-      `sum(${lo} - ${c}) FILTER (WHERE ${c} < ${lo}) AS sb${j}`,
-      `count(*) FILTER (WHERE ${c} > ${hi}) AS na${j}`,
-      `sum(${c} - ${hi}) FILTER (WHERE ${c} > ${hi}) AS sa${j}`,
-    );
+    selects.push(`count(*) FILTER (WHERE ${c} < ${lo}) AS nb${j}`, `sum(abs(${c} - ${lo})) AS s${j}`);
     if (p.mad) {
       const dmax = `greatest(abs(${c} - ${lo}), abs(${c} - ${hi}))`;
       const dmin = `(CASE WHEN ${c} < ${lo} THEN ${lo} - ${c} WHEN ${c} > ${hi} THEN ${c} - ${hi} ELSE 0 END)`;
@@ -918,9 +920,7 @@ export async function filteredSecondPass(
     .transform((a) => Float64Array.from(a ?? []));
   return plans.map((_, j) => ({
     countBelow: count.parse(row[`nb${j}`]),
-    sumBelow: sum.parse(row[`sb${j}`]),
-    countAbove: count.parse(row[`na${j}`]),
-    sumAbove: sum.parse(row[`sa${j}`]),
+    sumAbsFromLo: sum.parse(row[`s${j}`]),
     surelyLow: count.parse(row[`nl${j}`]),
     kept: values.parse(row[`k${j}`]),
   }));

@@ -179,6 +179,13 @@ describe('trainModel', () => {
     expect(res.timings.passes).toBe(2);
     expect(res.timings.totalS).toBeGreaterThan(0);
 
+    // The second pass done by the database gives the same exact statistics.
+    const viaDb = await trainModel(pool, { datasetId, owner: OWNER, secondPass: 'database' });
+    expect(viaDb.timings.passes).toBe(2);
+    expectClose(comparable(viaDb.model.toJSON()), comparable(mem.toJSON()), 1e-12);
+    expect(viaDb.model.toJSON().median).toEqual(res.model.toJSON().median);
+    expect(viaDb.model.toJSON().mad).toEqual(res.model.toJSON().mad);
+
     const row = await getModel(pool, res.modelId);
     expect(row?.status).toBe('completed');
     expect(row?.name).toBe('parity');
