@@ -7,11 +7,14 @@ import { fileURLToPath } from 'node:url';
 import { ApiError } from '../client/index.js';
 import { isTadsError } from '../core/errors.js';
 import { commandHelp, mainHelp, parseFlags, UsageError, type CommandIo, type CommandSpec } from './args.js';
+import { benchCommand } from './commands/bench.js';
 import { generateCommand } from './commands/generate.js';
 import { migrateCommand } from './commands/migrate.js';
+import { scoreCommand } from './commands/score.js';
 import { scorerCommand } from './commands/scorer.js';
 import { serveCommand } from './commands/serve.js';
 import { trainCommand } from './commands/train.js';
+import { verifyCommand } from './commands/verify.js';
 
 /** Every command, in help order. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -19,7 +22,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   migrateCommand,
   generateCommand,
   trainCommand,
+  scoreCommand,
   scorerCommand,
+  benchCommand,
+  verifyCommand,
 ];
 
 /** Exit codes of the CLI. */
