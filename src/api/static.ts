@@ -168,7 +168,7 @@ function sendNotFound(res: HttpResponse, message: string, head: boolean): void {
   res.cork(() => {
     res.writeStatus(statusLine(404));
     res.writeHeader('content-type', 'application/json; charset=utf-8');
-    if (head) res.endWithoutBody(Buffer.byteLength(body));
+    if (head) endHead(res, Buffer.byteLength(body));
     else res.end(body);
   });
 }
@@ -202,9 +202,16 @@ function serve(site: StaticSite | null, res: HttpResponse, req: HttpRequest, hea
     res.writeHeader('content-type', file.contentType);
     res.writeHeader('x-content-type-options', 'nosniff');
     if (body === file.gzip) res.writeHeader('content-encoding', 'gzip');
-    if (head) res.endWithoutBody(body.length);
+    if (head) endHead(res, body.length);
     else res.end(body);
   });
+}
+
+// A HEAD answer: the length the body would have, and none. (`endWithoutBody(length)` of this uWS
+// build aborts the process, so the header is written by hand.)
+function endHead(res: HttpResponse, length: number): void {
+  res.writeHeader('content-length', String(length));
+  res.endWithoutBody();
 }
 
 function redirect(res: HttpResponse, location: string): void {
