@@ -97,7 +97,9 @@ describe('dashboard misses', () => {
       const base = `http://127.0.0.1:${uws.us_socket_local_port(socket)}`;
       const r = await get(base, '/app/');
       expect(r.status).toBe(404);
-      expect(JSON.parse(r.body.toString()).error.message).toMatch(/npm run build/);
+      expect((JSON.parse(r.body.toString()) as { error: { message: string } }).error.message).toMatch(
+        /npm run build/,
+      );
     } finally {
       uws.us_listen_socket_close(socket);
     }
