@@ -21,6 +21,7 @@ import {
 } from '../../core/errors.js';
 import { deleteDataset, getDataset, listDatasets, type DatasetRow } from '../../db/datasets.js';
 import type { ApiDeps } from '../deps.js';
+import { analyticsCacheOf } from './analytics.js';
 import { reply, type Router } from '../router.js';
 
 /** The wire form of a dataset row. */
@@ -128,6 +129,7 @@ export function register(router: Router, deps: ApiDeps): void {
     errors: [404, 409],
     handler: async ({ params }) => {
       await deleteDataset(deps.pool, params.id);
+      analyticsCacheOf(deps).invalidate(params.id);
       return { id: params.id, deleted: true as const };
     },
   });
