@@ -13,12 +13,13 @@ import type { ModelListItemWire } from '../../../src/contract/models.js';
 
 /** An API whose methods are those given; any other rejects. */
 export function fakeApi(methods: Partial<DashboardApi>): DashboardApi {
-  return new Proxy({ baseUrl: '', ...methods } as DashboardApi, {
+  const given: Record<string, unknown> = { baseUrl: '', ...methods };
+  return new Proxy(given, {
     get(target, prop: string) {
-      if (prop in target) return target[prop as keyof DashboardApi];
+      if (prop in target) return target[prop];
       return () => Promise.reject(new Error(`${prop} is not part of this test`));
     },
-  });
+  }) as unknown as DashboardApi;
 }
 
 /** Renders `ui` with `api` as the dashboard's API, at `path` (relative to the base). */

@@ -4,7 +4,7 @@
  * in the URL, so an alert can link to its host's series around the alert.
  */
 import { useMemo, useRef, useState } from 'react';
-import type uPlot from 'uplot';
+import uPlot from 'uplot';
 import {
   ANALYTICS_LIMITS,
   ANALYTICS_METRICS,
@@ -148,13 +148,15 @@ function useSeriesChart(ts: Timeseries) {
   const options = useMemo<Omit<uPlot.Options, 'width' | 'height'>>(
     () => ({
       scales: { x: { time: true } },
+      // Telemetry time is UTC, as everywhere in TADS
+      tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
       series: [
         { label: 'time' },
         ...labels
           .split('|')
           .map((label, i) => ({ label, stroke: seriesColor(i), width: 1.5, points: { show: false } })),
       ],
-      axes: [{}, { size: 60 }],
+      axes: [{ space: 90 }, { size: 60 }],
       cursor: { drag: { x: true, y: false } },
       hooks: {
         drawClear: [

@@ -6,7 +6,12 @@
  */
 import { useEffect, useMemo, useState } from 'react';
 import type uPlot from 'uplot';
-import { DETECTOR_POLICIES, ScoreDatasetRequestSchema, type JobWire } from '../../../src/contract/jobs.js';
+import {
+  DETECTOR_POLICIES,
+  ScoreDatasetRequestSchema,
+  type JobListWire,
+  type JobWire,
+} from '../../../src/contract/jobs.js';
 import {
   ERROR_GROUPINGS,
   type ErrorGrouping,
@@ -17,9 +22,9 @@ import { useApi } from '../api-context.js';
 import { datasetLabel, modelLabel, unfinished, useDatasets, useModels } from '../data.js';
 import { apiFieldErrors, fieldErrors, type FieldErrors } from '../forms.js';
 import { fmtDuration, fmtInt, fmtNum, fmtPct, fmtTime, shortId } from '../format.js';
-import { useLiveEvents, useRefresh } from '../live.js';
+import { useRefresh } from '../live.js';
 import { hrefOf, Link, setParams, useLocation } from '../router.js';
-import { useAsync } from '../use-async.js';
+import { useAsync, type AsyncState } from '../use-async.js';
 import { Chart, seriesColor } from '../components/chart.js';
 import { FormError, SelectField } from '../components/field.js';
 import { AsyncView, Empty, ErrorBox } from '../components/states.js';
@@ -28,7 +33,10 @@ import { Bars, Card, ConfirmButton, Panel, ProgressBar, Status } from '../compon
 function VarianceChart({ s }: { s: ModelSummaryWire }) {
   const options = useMemo<Omit<uPlot.Options, 'width' | 'height'>>(
     () => ({
-      scales: { x: { time: false }, y: { range: [0, 1] } },
+      scales: {
+        x: { time: false, range: (_u: uPlot, lo: number, hi: number) => [lo - 0.5, hi + 0.5] },
+        y: { range: [0, 1] },
+      },
       series: [
         { label: 'component' },
         {
@@ -49,7 +57,7 @@ function VarianceChart({ s }: { s: ModelSummaryWire }) {
       ],
       axes: [
         { values: (_u: uPlot, ticks: number[]) => ticks.map((t) => (Number.isInteger(t) ? `PC${t}` : '')) },
-        { size: 50, values: (_u: uPlot, ticks: number[]) => ticks.map((t) => `${Math.round(t * 100)} %`) },
+        { size: 64, values: (_u: uPlot, ticks: number[]) => ticks.map((t) => `${Math.round(t * 100)} %`) },
       ],
     }),
     [],
@@ -174,22 +182,10 @@ function JobProgress({ job, onChange }: { job: JobWire; onChange: () => void }) 
   );
 }
 
-function ScoringPanel({
-  modelId,
-  onJobsChanged,
-  jobsVersion,
-}: {
-  modelId: string;
-  onJobsChanged: () => void;
-  jobsVersion: number;
-}) {
+function ScoringPanel({ modelId, jobs }: { modelId: string; jobs: AsyncState<JobListWire> }) {
   const api = useApi();
   const datasets = useDatasets(100);
-  const jobs = useAsync(() => api.listJobs({ model_id: modelId, limit: 50 }), [api, modelId, jobsVersion]);
-  useRefresh(jobs.reload, {
-    topics: ['job'],
-    active: jobs.data?.items.some((j) => unfinished(j.status)) ?? false,
-  });
+  const onJobsChanged = jobs.reload;
   const [datasetId, setDatasetId] = useState('');
   const [policy, setPolicy] = useState<(typeof DETECTOR_POLICIES)[number]>('default');
   const [errors, setErrors] = useState<FieldErrors>({});
@@ -555,17 +551,12 @@ function Evaluation({
   );
 }
 
-function EvaluationChooser({ modelId, jobsVersion }: { modelId: string; jobsVersion: number }) {
-  const api = useApi();
+function EvaluationChooser({ modelId, jobs }: { modelId: string; jobs: AsyncState<JobListWire> }) {
   const { params } = useLocation();
-  const jobs = useAsync(
-    () => api.listJobs({ model_id: modelId, status: 'completed', limit: 100 }),
-    [api, modelId, jobsVersion],
-  );
-  useLiveEvents(['job'], jobs.reload);
   const datasets = useDatasets(100);
   const names = new Map(datasets.data?.items.map((d) => [d.id, d.name]));
-  const scored = [...new Set(jobs.data?.items.map((j) => j.dataset_id) ?? [])];
+  const done = jobs.data?.items.filter((j) => j.status === 'completed') ?? [];
+  const scored = [...new Set(done.map((j) => j.dataset_id))];
   const datasetId = params.get('dataset') ?? scored[0] ?? '';
   const jobId = params.get('job') ?? undefined;
   return (
@@ -617,7 +608,11 @@ function ModelPage({ modelId }: { modelId: string }) {
   const api = useApi();
   const model = useAsync(() => api.getModel(modelId), [api, modelId]);
   useRefresh(model.reload, { topics: ['model'], active: model.data ? unfinished(model.data.status) : false });
-  const [jobsVersion, setJobsVersion] = useState(0);
+  const jobs = useAsync(() => api.listJobs({ model_id: modelId, limit: 100 }), [api, modelId]);
+  useRefresh(jobs.reload, {
+    topics: ['job'],
+    active: jobs.data?.items.some((j) => unfinished(j.status)) ?? false,
+  });
   return (
     <AsyncView state={model} loadingText="Loading model">
       {(m) =>
@@ -633,12 +628,8 @@ function ModelPage({ modelId }: { modelId: string }) {
             >
               <ArtifactSummary m={m} />
             </Panel>
-            <ScoringPanel
-              modelId={modelId}
-              jobsVersion={jobsVersion}
-              onJobsChanged={() => setJobsVersion((v) => v + 1)}
-            />
-            <EvaluationChooser modelId={modelId} jobsVersion={jobsVersion} />
+            <ScoringPanel modelId={modelId} jobs={jobs} />
+            <EvaluationChooser modelId={modelId} jobs={jobs} />
           </>
         )
       }

@@ -278,8 +278,11 @@ export function RunsView() {
   };
 
   return (
-    <div className="grid-2">
-      <div>
+    <>
+      {selDataset && <DatasetDetail key={selDataset} id={selDataset} onDeleted={afterDelete('dataset')} />}
+      {selModel && <ModelDetail key={selModel} id={selModel} onDeleted={afterDelete('model')} />}
+      {!selDataset && !selModel && <p className="muted">Click a dataset or a model to see its detail.</p>}
+      <div className="grid-2">
         <Panel title="Datasets">
           <AsyncView
             state={datasets}
@@ -349,50 +352,41 @@ export function RunsView() {
             )}
           </AsyncView>
         </Panel>
-        <Panel title="Scoring jobs">
-          <AsyncView
-            state={jobs}
-            isEmpty={(d) => d.items.length === 0}
-            empty={
-              <>
-                No scoring job yet. <Link href={hrefOf('models')}>Start one from Models</Link>.
-              </>
-            }
-          >
-            {(d) => (
-              <div className="table-wrap">
-                <table aria-label="Scoring jobs">
-                  <thead>
-                    <tr>
-                      <th>job</th>
-                      <th>status</th>
-                      <th>policy</th>
-                      <th className="num">rows</th>
-                      <th>time</th>
-                      <th>model on dataset</th>
-                      <th>created</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {d.items.map((j) => (
-                      <JobRow key={j.id} j={j} />
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-            )}
-          </AsyncView>
-        </Panel>
       </div>
-      <div>
-        {selDataset && <DatasetDetail key={selDataset} id={selDataset} onDeleted={afterDelete('dataset')} />}
-        {selModel && <ModelDetail key={selModel} id={selModel} onDeleted={afterDelete('model')} />}
-        {!selDataset && !selModel && (
-          <Panel title="Detail">
-            <p className="muted">Click a dataset or a model to see its detail.</p>
-          </Panel>
-        )}
-      </div>
-    </div>
+      <Panel title="Scoring jobs">
+        <AsyncView
+          state={jobs}
+          isEmpty={(d) => d.items.length === 0}
+          empty={
+            <>
+              No scoring job yet. <Link href={hrefOf('models')}>Start one from Models</Link>.
+            </>
+          }
+        >
+          {(d) => (
+            <div className="table-wrap">
+              <table aria-label="Scoring jobs">
+                <thead>
+                  <tr>
+                    <th>job</th>
+                    <th>status</th>
+                    <th>policy</th>
+                    <th className="num">rows</th>
+                    <th>time</th>
+                    <th>model on dataset</th>
+                    <th>created</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {d.items.map((j) => (
+                    <JobRow key={j.id} j={j} />
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </AsyncView>
+      </Panel>
+    </>
   );
 }
