@@ -29,7 +29,9 @@
  *
  * Answers are wire documents (snake_case, src/contract/analytics.ts): they go out as they are.
  */
-import { endianness } from 'node:os';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { endianness, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { to as copyTo } from 'pg-copy-streams';
 import {
@@ -76,8 +78,8 @@ const PG_EPOCH_S = 946_684_800;
 /** Options of {@link computeDatasetStats}. */
 export interface ComputeStatsOptions {
   /**
-   * Metrics read per COPY pass (1–8, default 8): memory is about 8 bytes × rows × this, so 8 at
-   * 10 million rows holds 640 MB for the duration; 4 halves that at the cost of a second pass.
+   * Accepted for compatibility (an integer in 1–8) and no longer used: the rows are read in one
+   * COPY pass and the metrics processed one at a time, so memory no longer depends on it.
    */
   metricsPerPass?: number;
   /** Compute again even when stats of the current version exist (default false). */
@@ -249,16 +251,23 @@ function checkedId(datasetId: string): string {
 
 /**
  * Creates the indexes analytics questions with a filter use on a dataset's partition, if they
- * are missing: `(host_id, ts)` for one host and `(ts)` for a time range, then refreshes the
- * partition's planner statistics. Call it after the partition is filled (COPY, then indexes, is
- * far cheaper than indexing during the load); {@link computeDatasetStats} calls it too.
+ * are missing, after a `VACUUM (ANALYZE)` of the partition (planner statistics, and the
+ * visibility map that lets one host's rows be read from the index alone):
+ * - `(host_id, ts) INCLUDE (is_anomaly, <metrics>)`: one host's rows, in time order, by an
+ *   index-only scan — a host's rows are spread over every page of a time-ordered partition, so
+ *   reading them from the heap would touch most of it;
+ * - a BRIN index on `ts` for a time range: rows are stored in time order, so block ranges
+ *   bound it at a fraction of a B-tree's build cost.
  *
- * @param client - a connection (not inside a transaction that must stay short: building the
- *   indexes reads the whole partition)
+ * Call it after the partition is filled (COPY, then indexes, is far cheaper than indexing during
+ * the load); {@link computeDatasetStats} calls it too, side by side with its own work.
+ *
+ * @param client - a connection outside a transaction (VACUUM cannot run inside one); its
+ *   `maintenance_work_mem` is raised for the build and reset after
  * @param datasetId - the dataset's UUID
  * @throws NotFoundError when the dataset has no partition
  */
-export async function createTelemetryIndexes(client: Queryable, datasetId: string): Promise<void> {
+export async function createTelemetryIndexes(client: PoolClient, datasetId: string): Promise<void> {
   const id = checkedId(datasetId);
   try {
     // Find the partition by its bound, whatever its name; index names come from the id alone.
@@ -274,9 +283,17 @@ export async function createTelemetryIndexes(client: Queryable, datasetId: strin
     const partition = rows[0]?.name;
     if (partition === undefined) throw new NotFoundError('telemetry partition of dataset', id);
     const hex = id.replaceAll('-', '');
-    await client.query(`CREATE INDEX IF NOT EXISTS "hta_${hex}_host_ts" ON ${partition} (host_id, ts)`);
-    await client.query(`CREATE INDEX IF NOT EXISTS "hta_${hex}_ts" ON ${partition} (ts)`);
-    await client.query(`ANALYZE ${partition}`);
+    await client.query(`VACUUM (ANALYZE) ${partition}`);
+    await client.query(`SET maintenance_work_mem = '256MB'`);
+    try {
+      await client.query(
+        `CREATE INDEX IF NOT EXISTS "hta_${hex}_host_cov" ON ${partition} (host_id, ts)
+           INCLUDE (is_anomaly, ${METRICS.join(', ')})`,
+      );
+      await client.query(`CREATE INDEX IF NOT EXISTS "hta_${hex}_ts_brin" ON ${partition} USING brin (ts)`);
+    } finally {
+      await client.query('RESET maintenance_work_mem');
+    }
   } catch (err) {
     throw toDatabaseError(err);
   }
@@ -345,26 +362,11 @@ async function statsOf(pool: Pool, datasetId: string): Promise<StoredStats> {
 // Precompute
 // ---------------------------------------------------------------------------------------------
 
-const num = (v: unknown): number => (v === null || v === undefined ? NaN : Number(v));
 const orNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
-/** Stage 1: count, time range and per-metric moments in one aggregate. */
-async function summaryMoments(client: PoolClient, id: string) {
-  const cols = METRICS.map(
-    (m, j) => `min(${m}) AS min${j}, max(${m}) AS max${j}, avg(${m}) AS avg${j}, stddev_samp(${m}) AS sd${j}`,
-  ).join(', ');
-  const { rows } = await client.query<Record<string, unknown>>(
-    `SELECT count(*) AS n, min(ts) AS ts_min, max(ts) AS ts_max,
-            count(*) FILTER (WHERE is_anomaly) AS anomalies, ${cols}
-       FROM host_telemetry_archival WHERE dataset_id = $1`,
-    [id],
-  );
-  return rows[0]!;
-}
-
 /**
- * Stage 2: value counts of every top-k column and rows per minute (epoch-aligned), in one
- * grouping-sets pass. The minute counts lay out the in-memory arrays of stage 3.
+ * Value counts of every top-k column in one grouping-sets pass (run on its own connection, side
+ * by side with the COPY of the rows).
  */
 async function valueCounts(client: PoolClient, id: string) {
   await client.query(`SET LOCAL work_mem = '256MB'`);
@@ -374,33 +376,26 @@ async function valueCounts(client: PoolClient, id: string) {
     project_id: string | null;
     region: string | null;
     anomaly_type: string | null;
-    minute: number | null;
     n: string;
   }>(
-    `SELECT GROUPING(host_id, project_id, region, anomaly_type, minute) AS g,
-            host_id, project_id, region, anomaly_type,
-            (extract(epoch FROM minute) / 60)::float8 AS minute, count(*) AS n
-       FROM (SELECT host_id, project_id, region, anomaly_type,
-                    date_bin('1 minute', ts, timestamptz '1970-01-01 00:00:00+00') AS minute
-               FROM host_telemetry_archival WHERE dataset_id = $1) t
-      GROUP BY GROUPING SETS ((host_id), (project_id), (region), (anomaly_type), (minute))`,
+    `SELECT GROUPING(host_id, project_id, region, anomaly_type) AS g,
+            host_id, project_id, region, anomaly_type, count(*) AS n
+       FROM host_telemetry_archival WHERE dataset_id = $1
+      GROUP BY GROUPING SETS ((host_id), (project_id), (region), (anomaly_type))`,
     [id],
   );
   const topk: StoredStats['topk'] = { region: [], project_id: [], host_id: [], anomaly_type: [] };
-  const minutes: [number, number][] = [];
-  // GROUPING's bits, highest first: host_id, project_id, region, anomaly_type, minute; a set
-  // leaves its own column's bit clear.
+  // GROUPING's bits, highest first: host_id, project_id, region, anomaly_type; a set leaves its
+  // own column's bit clear.
   for (const r of rows) {
     const n = Number(r.n);
-    if (r.g === 0b01111) topk.host_id.push([r.host_id, n]);
-    else if (r.g === 0b10111) topk.project_id.push([r.project_id, n]);
-    else if (r.g === 0b11011) topk.region.push([r.region, n]);
-    else if (r.g === 0b11101) topk.anomaly_type.push([r.anomaly_type, n]);
-    else if (r.g === 0b11110) minutes.push([Number(r.minute), n]);
+    if (r.g === 0b0111) topk.host_id.push([r.host_id, n]);
+    else if (r.g === 0b1011) topk.project_id.push([r.project_id, n]);
+    else if (r.g === 0b1101) topk.region.push([r.region, n]);
+    else if (r.g === 0b1110) topk.anomaly_type.push([r.anomaly_type, n]);
   }
   for (const list of Object.values(topk)) list.sort(compareCounts);
-  minutes.sort((a, b) => a[0] - b[0]);
-  return { topk, minutes };
+  return topk;
 }
 
 /** Most frequent first; ties by value, null last. */
@@ -412,67 +407,42 @@ function compareCounts(a: [string | null, number], b: [string | null, number]): 
   return a[0] < b[0] ? -1 : 1;
 }
 
-/** Rows of the dataset placed by minute: minute m's rows are `[offsets[m], offsets[m + 1])`. */
-interface MinuteLayout {
-  /** Minutes since the epoch that hold rows, ascending. */
-  minutes: Float64Array;
-  /** Start of each minute's rows, plus the total at the end. */
-  offsets: Float64Array;
-}
-
-function minuteLayout(minutes: [number, number][]): MinuteLayout {
-  const layout: MinuteLayout = {
-    minutes: new Float64Array(minutes.length),
-    offsets: new Float64Array(minutes.length + 1),
-  };
-  let at = 0;
-  minutes.forEach(([m, n], i) => {
-    layout.minutes[i] = m;
-    layout.offsets[i] = at;
-    at += n;
-  });
-  layout.offsets[minutes.length] = at;
-  return layout;
+/** A Float64Array that grows by doubling (for run tables of unknown length). */
+class GrowableF64 {
+  data = new Float64Array(1024);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = new Float64Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = v;
+  }
+  view(): Float64Array {
+    return this.data.subarray(0, this.length);
+  }
 }
 
 /**
- * Stage 3: one binary COPY of `ts`, `is_anomaly` and some metrics, each value written at its
- * minute's next free place, so that every minute's (and so every bucket's) values are contiguous.
- *
- * @returns the metric arrays (in `metrics` order) and, per minute, the anomalous rows
+ * Reads a binary COPY whose rows all have `fields` NOT NULL fixed-width columns of the given byte
+ * widths, calling `onRow(buf, offsets)` per row with the offset of each field's value. Returns
+ * the number of rows.
  */
-async function readByMinute(
+async function copyFixedRows(
   client: PoolClient,
-  id: string,
-  metrics: readonly MetricName[],
-  layout: MinuteLayout,
-) {
-  const nRows = layout.offsets[layout.minutes.length]!;
-  const values = metrics.map(() => new Float64Array(nRows));
-  const anomalies = new Float64Array(layout.minutes.length);
-  const next = Float64Array.from(layout.offsets.subarray(0, layout.minutes.length));
-  const k = metrics.length;
-  // Every column is NOT NULL and fixed-width, so each tuple has the same size.
-  const tupleBytes = 2 + (4 + 8) + (4 + 1) + k * (4 + 8);
-  let slot = 0;
-  const findSlot = (minute: number): number => {
-    // Rows arrive mostly in time order: try the current minute and the next before searching.
-    if (layout.minutes[slot] === minute) return slot;
-    if (layout.minutes[slot + 1] === minute) return ++slot;
-    let lo = 0;
-    let hi = layout.minutes.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const v = layout.minutes[mid]!;
-      if (v === minute) return (slot = mid);
-      if (v < minute) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    throw new ConflictError(`dataset ${id} changed while its analytics were computed`);
-  };
-
-  const sql = `COPY (SELECT ts, is_anomaly, ${metrics.join(', ')} FROM host_telemetry_archival
-                      WHERE dataset_id = '${id}') TO STDOUT (FORMAT binary)`;
+  sql: string,
+  widths: readonly number[],
+  onRow: (buf: Buffer, at: Int32Array) => void,
+): Promise<number> {
+  const fields = widths.length;
+  const rel = new Int32Array(fields);
+  let size = 2;
+  widths.forEach((w, j) => {
+    rel[j] = size + 4;
+    size += 4 + w;
+  });
+  const at = new Int32Array(fields);
   let stream: Readable;
   try {
     stream = client.query(copyTo(sql));
@@ -495,23 +465,13 @@ async function readByMinute(
         o = 19 + buf.readUInt32BE(15);
         headerDone = true;
       }
-      while (buf.length - o >= tupleBytes) {
-        const fields = buf.readInt16BE(o);
-        if (fields === -1) break; // trailer
-        if (fields !== 2 + k)
-          throw new Error(`COPY of dataset ${id}: ${fields} fields in a row, expected ${2 + k}`);
-        // ts: int64 microseconds since 2000-01-01, exact in a double for ±285 years.
-        const us = buf.readInt32BE(o + 6) * 4_294_967_296 + buf.readUInt32BE(o + 10);
-        const minute = Math.floor(us / 60_000_000) + PG_EPOCH_S / 60;
-        const s = findSlot(minute);
-        const at = next[s]!++;
-        if (buf[o + 18] === 1) anomalies[s]! += 1;
-        let f = o + 19;
-        for (let j = 0; j < k; j++) {
-          values[j]![at] = buf.readDoubleBE(f + 4);
-          f += 12;
-        }
-        o += tupleBytes;
+      while (buf.length - o >= size) {
+        const n = buf.readInt16BE(o);
+        if (n === -1) break; // trailer
+        if (n !== fields) throw new Error(`COPY: ${n} fields in a row, expected ${fields}`);
+        for (let j = 0; j < fields; j++) at[j] = o + rel[j]!;
+        onRow(buf, at);
+        o += size;
         seen++;
       }
       carry = o < buf.length ? buf.subarray(o) : null;
@@ -521,8 +481,198 @@ async function readByMinute(
     stream.destroy();
     throw toDatabaseError(err);
   }
-  if (seen !== nRows) throw new ConflictError(`dataset ${id} changed while its analytics were computed`);
-  return { values, anomalies };
+  return seen;
+}
+
+/** Microseconds since the Unix epoch of a binary `timestamptz` (exact in a double for ±285 years). */
+function readTs(buf: Buffer, o: number): number {
+  return buf.readInt32BE(o) * 4_294_967_296 + buf.readUInt32BE(o + 4) + PG_EPOCH_S * 1_000_000;
+}
+
+/** Rows of the dataset placed by minute: minute m's rows are `[offsets[m], offsets[m + 1])`. */
+interface MinuteLayout {
+  /** Minutes since the epoch that hold rows, ascending. */
+  minutes: Float64Array;
+  /** Start of each minute's rows, plus the total at the end. */
+  offsets: Float64Array;
+  /** Anomalous rows per minute. */
+  anomalies: Float64Array;
+  /**
+   * When the rows did not arrive minute by minute (in time order), how to place them: runs of
+   * arrival order (start, length) listed in placement order. Null when arrival order is placed.
+   */
+  gather: { start: Float64Array; length: Float64Array } | null;
+}
+
+/**
+ * The metrics of one COPY pass, spilled to one file per metric (float64s in arrival order), so
+ * that memory holds one metric at a time whatever the row count.
+ */
+class MetricSpill {
+  readonly dir: string;
+  readonly #fds: number[];
+  readonly #stage: Float64Array[];
+  #used = 0;
+  static readonly STAGE = 65_536;
+
+  constructor(metrics: readonly MetricName[]) {
+    this.dir = mkdtempSync(join(tmpdir(), 'tads-stats-'));
+    this.#fds = metrics.map((m) => openSync(join(this.dir, m), 'w+'));
+    this.#stage = metrics.map(() => new Float64Array(MetricSpill.STAGE));
+  }
+
+  /** Stage slot of the next row (flushing first when full). */
+  slot(): number {
+    if (this.#used === MetricSpill.STAGE) this.flush();
+    return this.#used++;
+  }
+
+  get stages(): Float64Array[] {
+    return this.#stage;
+  }
+
+  flush(): void {
+    if (this.#used === 0) return;
+    this.#fds.forEach((fd, j) => {
+      const s = this.#stage[j]!;
+      writeSync(fd, new Uint8Array(s.buffer, 0, this.#used * 8));
+    });
+    this.#used = 0;
+  }
+
+  /** Metric j's values, `n` of them, in arrival order. */
+  read(j: number, n: number): Float64Array {
+    const out = new Float64Array(n);
+    const bytes = new Uint8Array(out.buffer);
+    let done = 0;
+    while (done < bytes.length) {
+      const got = readSync(this.#fds[j]!, bytes, done, Math.min(bytes.length - done, 1 << 26), done);
+      if (got <= 0) throw new Error(`spill file of metric ${j} is short`);
+      done += got;
+    }
+    return out;
+  }
+
+  close(): void {
+    for (const fd of this.#fds) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * One binary COPY of `ts`, `is_anomaly` and every metric: the metrics go to a {@link MetricSpill};
+ * the minutes are recorded as runs of arrival order, from which the placement by minute follows
+ * (no sort of the rows: they arrive in time order when stored so, and otherwise whole runs are
+ * moved).
+ */
+async function readRows(client: PoolClient, id: string, spill: MetricSpill) {
+  const runMinute = new GrowableF64();
+  const runStart = new GrowableF64();
+  const runAnomalies = new GrowableF64();
+  let current = NaN;
+  let anomalous = 0;
+  let tsMin = Infinity;
+  let tsMax = -Infinity;
+  let anomalies = 0;
+  let row = 0;
+  const k = METRICS.length;
+  const stages = spill.stages;
+  const sql = `COPY (SELECT ts, is_anomaly, ${METRICS.join(', ')} FROM host_telemetry_archival
+                      WHERE dataset_id = '${id}') TO STDOUT (FORMAT binary)`;
+  const n = await copyFixedRows(client, sql, [8, 1, ...METRICS.map(() => 8)], (buf, at) => {
+    const us = readTs(buf, at[0]!);
+    if (us < tsMin) tsMin = us;
+    if (us > tsMax) tsMax = us;
+    const minute = Math.floor(us / 60_000_000);
+    if (minute !== current) {
+      if (runMinute.length > 0) runAnomalies.push(anomalous);
+      runMinute.push(minute);
+      runStart.push(row);
+      current = minute;
+      anomalous = 0;
+    }
+    if (buf[at[1]!] === 1) {
+      anomalous++;
+      anomalies++;
+    }
+    const s = spill.slot();
+    for (let j = 0; j < k; j++) stages[j]![s] = buf.readDoubleBE(at[j + 2]!);
+    row++;
+  });
+  if (runMinute.length > 0) runAnomalies.push(anomalous);
+  spill.flush();
+  return {
+    rows: n,
+    tsMin,
+    tsMax,
+    anomalies,
+    layout: layoutOfRuns(runMinute.view(), runStart.view(), runAnomalies.view(), n),
+  };
+}
+
+/** The placement by minute of rows that arrived as runs (minute, start), see {@link MinuteLayout}. */
+function layoutOfRuns(
+  runMinute: Float64Array,
+  runStart: Float64Array,
+  runAnomalies: Float64Array,
+  n: number,
+): MinuteLayout {
+  const r = runMinute.length;
+  let ordered = true;
+  for (let i = 1; i < r && ordered; i++) if (runMinute[i]! <= runMinute[i - 1]!) ordered = false;
+  if (ordered) {
+    const offsets = new Float64Array(r + 1);
+    offsets.set(runStart);
+    offsets[r] = n;
+    return { minutes: runMinute.slice(), offsets, anomalies: runAnomalies.slice(), gather: null };
+  }
+  // Runs by minute, then arrival (a stable order, so a minute's rows keep their arrival order).
+  const order = Array.from({ length: r }, (_, i) => i).sort((a, b) => runMinute[a]! - runMinute[b]! || a - b);
+  const start = new Float64Array(r);
+  const length = new Float64Array(r);
+  const minutes = new GrowableF64();
+  const offsets = new GrowableF64();
+  const anomalies = new GrowableF64();
+  let at = 0;
+  order.forEach((i, p) => {
+    const len = (i + 1 < r ? runStart[i + 1]! : n) - runStart[i]!;
+    start[p] = runStart[i]!;
+    length[p] = len;
+    if (minutes.length === 0 || minutes.data[minutes.length - 1] !== runMinute[i]) {
+      minutes.push(runMinute[i]!);
+      offsets.push(at);
+      anomalies.push(0);
+    }
+    anomalies.data[anomalies.length - 1]! += runAnomalies[i]!;
+    at += len;
+  });
+  offsets.push(n);
+  return {
+    minutes: minutes.view().slice(),
+    offsets: offsets.view().slice(),
+    anomalies: anomalies.view().slice(),
+    gather: { start, length },
+  };
+}
+
+/** Metric j's values placed by minute (read from the spill, runs moved when needed). */
+function placedValues(spill: MetricSpill, j: number, n: number, layout: MinuteLayout): Float64Array {
+  const raw = spill.read(j, n);
+  if (!layout.gather) return raw;
+  const out = new Float64Array(n);
+  const { start, length } = layout.gather;
+  let at = 0;
+  for (let p = 0; p < start.length; p++) {
+    out.set(raw.subarray(start[p]!, start[p]! + length[p]!), at);
+    at += length[p]!;
+  }
+  return out;
 }
 
 /** One standard bucket width's series: bucket starts and, per bucket, minute-slot ranges. */
@@ -538,24 +688,62 @@ interface Level {
 
 function levelOf(layout: MinuteLayout, seconds: number): Level {
   const perBucket = seconds / 60;
-  const starts: number[] = [];
-  const firstSlot: number[] = [];
+  const starts = new GrowableF64();
+  const firstSlot = new GrowableF64();
   let current = NaN;
-  layout.minutes.forEach((m, i) => {
-    const b = Math.floor(m / perBucket);
+  const m = layout.minutes;
+  for (let i = 0; i < m.length; i++) {
+    const b = Math.floor(m[i]! / perBucket);
     if (b !== current) {
       current = b;
       starts.push(b * seconds);
       firstSlot.push(i);
     }
-  });
-  firstSlot.push(layout.minutes.length);
-  const span = starts.length === 0 ? 0 : (starts[starts.length - 1]! - starts[0]!) / seconds + 1;
-  return { seconds, span, starts: Float64Array.from(starts), firstSlot: Float64Array.from(firstSlot) };
+  }
+  firstSlot.push(m.length);
+  const s = starts.view();
+  const span = s.length === 0 ? 0 : (s[s.length - 1]! - s[0]!) / seconds + 1;
+  return { seconds, span, starts: s.slice(), firstSlot: firstSlot.view().slice() };
 }
 
-/** Per-bucket mean, min, max and p95 of one metric at one level (reorders inside buckets). */
-function bucketFigures(values: Float64Array, layout: MinuteLayout, level: Level) {
+/**
+ * Sum, min and max of each minute's values: the coarser buckets' figures are made of these, so
+ * the values are passed over once for all widths.
+ */
+function minuteFigures(values: Float64Array, layout: MinuteLayout) {
+  const nm = layout.minutes.length;
+  const sum = new Float64Array(nm);
+  const min = new Float64Array(nm);
+  const max = new Float64Array(nm);
+  const off = layout.offsets;
+  for (let s = 0; s < nm; s++) {
+    let t = 0;
+    let mn = Infinity;
+    let mx = -Infinity;
+    const hi = off[s + 1]!;
+    for (let i = off[s]!; i < hi; i++) {
+      const v = values[i]!;
+      t += v;
+      if (v < mn) mn = v;
+      if (v > mx) mx = v;
+    }
+    sum[s] = t;
+    min[s] = mn;
+    max[s] = mx;
+  }
+  return { sum, min, max };
+}
+
+/**
+ * Per-bucket mean, min, max and p95 of one metric at one level, from the minute figures and a
+ * selection inside each bucket (which reorders the bucket's values only).
+ */
+function bucketFigures(
+  values: Float64Array,
+  layout: MinuteLayout,
+  level: Level,
+  minutes: ReturnType<typeof minuteFigures>,
+) {
   const nb = level.starts.length;
   const out = {
     mean: new Float64Array(nb),
@@ -564,23 +752,61 @@ function bucketFigures(values: Float64Array, layout: MinuteLayout, level: Level)
     p95: new Float64Array(nb),
   };
   for (let b = 0; b < nb; b++) {
-    const lo = layout.offsets[level.firstSlot[b]!]!;
-    const hi = layout.offsets[level.firstSlot[b + 1]!]!;
+    const s0 = level.firstSlot[b]!;
+    const s1 = level.firstSlot[b + 1]!;
     let sum = 0;
     let mn = Infinity;
     let mx = -Infinity;
-    for (let i = lo; i < hi; i++) {
-      const v = values[i]!;
-      sum += v;
-      if (v < mn) mn = v;
-      if (v > mx) mx = v;
+    for (let s = s0; s < s1; s++) {
+      sum += minutes.sum[s]!;
+      if (minutes.min[s]! < mn) mn = minutes.min[s]!;
+      if (minutes.max[s]! > mx) mx = minutes.max[s]!;
     }
+    const lo = layout.offsets[s0]!;
+    const hi = layout.offsets[s1]!;
     out.mean[b] = sum / (hi - lo);
     out.min[b] = mn;
     out.max[b] = mx;
     out.p95[b] = percentileContInPlace(values, lo, hi, 0.95);
   }
   return out;
+}
+
+/**
+ * Min, max, mean and sample standard deviation of `values` (two passes with compensated sums:
+ * at least as accurate as PostgreSQL's `avg` and `stddev_samp`).
+ */
+function moments(values: Float64Array) {
+  const n = values.length;
+  let mn = Infinity;
+  let mx = -Infinity;
+  let s = 0;
+  let c = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+    // Neumaier's summation
+    const t = s + v;
+    c += Math.abs(s) >= Math.abs(v) ? s - t + v : v - t + s;
+    s = t;
+  }
+  const mean = (s + c) / n;
+  let q = 0;
+  let cq = 0;
+  for (let i = 0; i < n; i++) {
+    const d = values[i]! - mean;
+    const x = d * d;
+    const t = q + x;
+    cq += q >= x ? q - t + x : x - t + q;
+    q = t;
+  }
+  return {
+    min: n > 0 ? mn : NaN,
+    max: n > 0 ? mx : NaN,
+    mean: n > 0 ? mean : NaN,
+    stddev: n > 1 ? Math.sqrt((q + cq) / (n - 1)) : NaN,
+  };
 }
 
 /**
@@ -632,6 +858,20 @@ function decodeColumn(buf: Buffer): Float64Array {
   return out;
 }
 
+/** Runs `task` on a connection of its own, released after. */
+async function onOwnConnection<T>(pool: Pool, task: (c: PoolClient) => Promise<T>): Promise<T> {
+  const c = await pool.connect();
+  let broken = false;
+  try {
+    return await task(c);
+  } catch (err) {
+    broken = true;
+    throw err;
+  } finally {
+    c.release(broken);
+  }
+}
+
 /**
  * Computes and stores a completed dataset's analytics (see the module notes): the summary,
  * every top-k column's value counts, the unfiltered time series of every metric at 1m, 5m, 1h
@@ -643,12 +883,14 @@ function decodeColumn(buf: Buffer): Float64Array {
  * themselves. Two concurrent calls for one dataset compute once (an advisory lock serialises
  * them; the second finds the stats stored).
  *
- * Cost at 10 million rows: an aggregate and a grouping-sets pass (run side by side), one binary
- * COPY of the rows, and in-memory selection — see docs/BENCHMARKS.md "Analytics".
+ * Work, side by side on three connections: the filter indexes; the top-k counts (one
+ * grouping-sets aggregate); one binary COPY of the rows, whose metrics are spilled to temporary
+ * files and then processed one metric at a time (memory: about 8 bytes × rows, twice that when
+ * the rows are not stored in time order) — see docs/BENCHMARKS.md "Analytics".
  *
- * @param pool - the database
+ * @param pool - the database (three connections are used at once)
  * @param datasetId - a completed dataset's UUID
- * @param options - memory per pass and recomputation, see {@link ComputeStatsOptions}
+ * @param options - recomputation and stage timings, see {@link ComputeStatsOptions}
  * @throws NotFoundError for an unknown dataset; ConflictError when it is not completed;
  *   RangeError for metricsPerPass outside [1, 8]
  * @example
@@ -680,17 +922,10 @@ export async function computeDatasetStats(
     try {
       await requireCompleted(lockClient, id);
       if (!options.force && (await readStats(lockClient, id))) return;
-      let mark = performance.now();
-      const stage = (name: string) => {
-        const now = performance.now();
-        options.onStage?.(name, now - mark);
-        mark = now;
-      };
-      await createTelemetryIndexes(lockClient, id);
-      stage('indexes');
-      const stats = await computeStats(pool, lockClient, id, perPass, stage);
-      await storeStats(lockClient, id, stats, performance.now() - started);
-      stage('store');
+      const stats = await computeStats(pool, lockClient, id, options.onStage);
+      const mark = performance.now();
+      await storeStats(lockClient, id, stats, mark - started);
+      options.onStage?.('store', performance.now() - mark);
     } finally {
       await lockClient
         .query('SELECT pg_advisory_unlock($1, hashtext($2))', [STATS_LOCK_CLASS, id])
@@ -716,77 +951,81 @@ async function computeStats(
   pool: Pool,
   first: PoolClient,
   id: string,
-  perPass: number,
-  stage: (name: string) => void,
+  onStage: ((stage: string, ms: number) => void) | undefined,
 ): Promise<ComputedStats> {
-  // Stages 1 and 2 side by side, on two connections (each may use parallel workers too).
-  const second = await pool.connect();
-  let moments: Record<string, unknown>;
-  let counts: Awaited<ReturnType<typeof valueCounts>>;
-  try {
-    [moments, counts] = await Promise.all([
-      summaryMoments(first, id),
-      (async () => {
-        await second.query('BEGIN');
-        try {
-          const r = await valueCounts(second, id);
-          await second.query('COMMIT');
-          return r;
-        } catch (err) {
-          await second.query('ROLLBACK').catch(() => {});
-          throw err;
-        }
-      })(),
-    ]);
-  } finally {
-    second.release();
-  }
-  stage('moments and value counts');
-  const nRows = Number(moments.n);
-  const layout = minuteLayout(counts.minutes);
-  if (layout.offsets[layout.minutes.length] !== nRows) {
-    throw new ConflictError(`dataset ${id} changed while its analytics were computed`);
-  }
-
-  // Levels: bucket starts and minute ranges of each standard width; those over the cap are
-  // not stored.
-  const levels = BUCKET_NAMES.map((b) => levelOf(layout, BUCKET_SECONDS[b]));
-  const kept = levels.filter((l) => l.span <= ANALYTICS_LIMITS.maxSeriesBuckets);
-  const series = new Map<number, Map<string, Float64Array>>();
-  const seriesBuckets: Record<string, number | null> = {};
-  for (const l of levels) seriesBuckets[String(l.seconds)] = kept.includes(l) ? l.starts.length : null;
-  for (const l of kept) {
-    const cols = new Map<string, Float64Array>();
-    cols.set('start', l.starts);
-    const c = new Float64Array(l.starts.length);
-    for (let b = 0; b < c.length; b++)
-      c[b] = layout.offsets[l.firstSlot[b + 1]!]! - layout.offsets[l.firstSlot[b]!]!;
-    cols.set('count', c);
-    series.set(l.seconds, cols);
-  }
-
-  // Stage 3: the metrics, `perPass` at a time.
-  const metricSummary = {} as Record<MetricName, MetricSummary>;
-  const histograms = {} as StoredStats['histograms'];
-  for (let p = 0; p < METRICS.length; p += perPass) {
-    const metrics = METRICS.slice(p, p + perPass);
-    const { values, anomalies } = await readByMinute(first, id, metrics, layout);
-    stage(`COPY of ${metrics.length} metrics`);
-    if (p === 0) {
-      for (const l of kept) {
-        const a = new Float64Array(l.starts.length);
-        for (let b = 0; b < a.length; b++) {
-          for (let s = l.firstSlot[b]!; s < l.firstSlot[b + 1]!; s++) a[b]! += anomalies[s]!;
-        }
-        series.get(l.seconds)!.set('anomalies', a);
+  const t0 = performance.now();
+  let mark = t0;
+  const stage = (name: string) => {
+    const now = performance.now();
+    onStage?.(name, now - mark);
+    mark = now;
+  };
+  // Side by side: the indexes and the top-k counts, each on a connection of its own (the
+  // database works on them while this process reads and computes).
+  const timed = <T>(name: string, p: Promise<T>): Promise<T> =>
+    p.then((v) => {
+      onStage?.(`${name} (side by side, from the start)`, performance.now() - t0);
+      return v;
+    });
+  const indexes = timed(
+    'indexes',
+    onOwnConnection(pool, (c) => createTelemetryIndexes(c, id)),
+  );
+  const topkCounts = timed(
+    'top-k counts',
+    onOwnConnection(pool, async (c) => {
+      await c.query('BEGIN');
+      try {
+        const r = await valueCounts(c, id);
+        await c.query('COMMIT');
+        return r;
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => {});
+        throw err;
       }
+    }),
+  );
+  // Nothing is left unhandled when the COPY fails first.
+  const settled = Promise.allSettled([indexes, topkCounts]);
+
+  const spill = new MetricSpill(METRICS);
+  try {
+    const read = await readRows(first, id, spill);
+    stage('COPY of ts, is_anomaly and 8 metrics (spilled per metric)');
+    const nRows = read.rows;
+    const layout = read.layout;
+
+    // Levels: bucket starts and minute ranges of each standard width; those over the cap are
+    // not stored.
+    const levels = BUCKET_NAMES.map((b) => levelOf(layout, BUCKET_SECONDS[b]));
+    const kept = levels.filter((l) => l.span <= ANALYTICS_LIMITS.maxSeriesBuckets);
+    const series = new Map<number, Map<string, Float64Array>>();
+    const seriesBuckets: Record<string, number | null> = {};
+    for (const l of levels) seriesBuckets[String(l.seconds)] = kept.includes(l) ? l.starts.length : null;
+    for (const l of kept) {
+      const cols = new Map<string, Float64Array>();
+      cols.set('start', l.starts);
+      const c = new Float64Array(l.starts.length);
+      const a = new Float64Array(l.starts.length);
+      for (let b = 0; b < c.length; b++) {
+        c[b] = layout.offsets[l.firstSlot[b + 1]!]! - layout.offsets[l.firstSlot[b]!]!;
+        for (let s = l.firstSlot[b]!; s < l.firstSlot[b + 1]!; s++) a[b]! += layout.anomalies[s]!;
+      }
+      cols.set('count', c);
+      cols.set('anomalies', a);
+      series.set(l.seconds, cols);
     }
-    metrics.forEach((metric, j) => {
-      const v = values[j]!;
-      const jj = METRICS.indexOf(metric);
-      // Per-bucket figures, finest first (each reorders only inside its buckets).
+
+    // One metric at a time: read from its spill file, placed by minute, then dropped.
+    const metricSummary = {} as Record<MetricName, MetricSummary>;
+    const histograms = {} as StoredStats['histograms'];
+    METRICS.forEach((metric, j) => {
+      const v = placedValues(spill, j, nRows, layout);
+      const mo = moments(v);
+      // Per-bucket figures, finest first (each selection reorders only inside its buckets).
+      const perMinute = minuteFigures(v, layout);
       for (const l of kept) {
-        const figs = bucketFigures(v, layout, l);
+        const figs = bucketFigures(v, layout, l, perMinute);
         const cols = series.get(l.seconds)!;
         for (const agg of STORED_AGGS) cols.set(`${metric}.${agg}`, figs[agg]);
       }
@@ -797,20 +1036,18 @@ async function computeStats(
         number,
         number,
       ];
-      const mn = num(moments[`min${jj}`]);
-      const mx = num(moments[`max${jj}`]);
       metricSummary[metric] = {
-        min: orNull(mn),
-        max: orNull(mx),
-        mean: orNull(num(moments[`avg${jj}`])),
-        stddev: orNull(num(moments[`sd${jj}`])),
+        min: orNull(mo.min),
+        max: orNull(mo.max),
+        mean: orNull(mo.mean),
+        stddev: orNull(mo.stddev),
         p50: orNull(p50),
         p95: orNull(p95),
         p99: orNull(p99),
       };
-      // Histograms at the standard ranges and bin numbers, in one pass over the values.
+      // Histograms at the standard ranges and bin numbers.
       const ranges: [number, number][] = [
-        [mn, mx],
+        [mo.min, mo.max],
         [p01, p99],
       ];
       const edgesList: number[][] = [];
@@ -818,7 +1055,6 @@ async function computeStats(
         if (!Number.isFinite(lo) || !Number.isFinite(hi)) continue;
         for (const bins of STANDARD_BINS) edgesList.push(histogramEdges(lo, hi, bins));
       }
-      stage(`series of ${metric}`);
       const hc = edgesList.length > 0 ? histogramCounts(v, edgesList) : [];
       const pack = (r: number): StoredHistogram => {
         const [lo, hi] = ranges[r]!;
@@ -836,28 +1072,40 @@ async function computeStats(
         return { lo, hi, below, above, counts: c };
       };
       histograms[metric] = { minmax: pack(0), p1p99: pack(1) };
-      stage(`percentiles and histograms of ${metric}`);
+      stage(`series, percentiles and histograms of ${metric}`);
     });
-  }
 
-  // The summary document.
-  const byType = Object.fromEntries(ANOMALY_TYPES.map((t) => [t, 0])) as Summary['anomalies']['by_type'];
-  for (const [t, n] of counts.topk.anomaly_type)
-    if (t !== null && t in byType) byType[t as keyof typeof byType] = n;
-  const tsMin = moments.ts_min instanceof Date ? moments.ts_min.toISOString() : null;
-  const tsMax = moments.ts_max instanceof Date ? moments.ts_max.toISOString() : null;
-  const summary: Summary = {
-    dataset_id: id,
-    rows: nRows,
-    hosts: counts.topk.host_id.length,
-    projects: counts.topk.project_id.length,
-    regions: counts.topk.region.length,
-    time_range: { from: tsMin, to: tsMax },
-    metrics: metricSummary,
-    anomalies: { total: Number(moments.anomalies), by_type: byType },
-    computed_at: new Date().toISOString(),
-  };
-  return { summary, topk: counts.topk, histograms, seriesBuckets, series };
+    // The side-by-side work.
+    const [ix, tk] = await settled;
+    if (ix.status === 'rejected') throw ix.reason;
+    if (tk.status === 'rejected') throw tk.reason;
+    const topk = tk.value;
+    stage('waiting for the indexes and top-k counts');
+    let counted = 0;
+    for (const [, n] of topk.host_id) counted += n;
+    if (counted !== nRows) throw new ConflictError(`dataset ${id} changed while its analytics were computed`);
+
+    // The summary document.
+    const byType = Object.fromEntries(ANOMALY_TYPES.map((t) => [t, 0])) as Summary['anomalies']['by_type'];
+    for (const [t, n] of topk.anomaly_type)
+      if (t !== null && t in byType) byType[t as keyof typeof byType] = n;
+    const iso = (us: number) => (Number.isFinite(us) ? new Date(Math.floor(us / 1000)).toISOString() : null);
+    const summary: Summary = {
+      dataset_id: id,
+      rows: nRows,
+      hosts: topk.host_id.length,
+      projects: topk.project_id.length,
+      regions: topk.region.length,
+      time_range: { from: iso(read.tsMin), to: iso(read.tsMax) },
+      metrics: metricSummary,
+      anomalies: { total: read.anomalies, by_type: byType },
+      computed_at: new Date().toISOString(),
+    };
+    return { summary, topk, histograms, seriesBuckets, series };
+  } finally {
+    spill.close();
+    await settled;
+  }
 }
 
 async function storeStats(client: PoolClient, id: string, s: ComputedStats, ms: number): Promise<void> {
@@ -1051,10 +1299,22 @@ export async function datasetTimeseries(
         throw new ConflictError(`dataset ${id}'s ${q.bucket} series is missing; compute its stats again`);
       return {
         ...base,
-        buckets: Array.from(starts, (s) => new Date(s * 1000).toISOString()),
+        buckets: isoTimes(starts),
         counts: Array.from(counts),
         anomalies: Array.from(cols.get('anomalies') ?? []),
         series: seriesOf(q, (m, a) => Array.from(a === 'count' ? counts : (cols.get(`${m}.${a}`) ?? []))),
+      };
+    }
+
+    // One host: its rows, in time order from the covering index, reduced bucket by bucket here.
+    if (q.hostId !== undefined) {
+      const r = await hostSeries(pool, id, q, seconds);
+      return {
+        ...base,
+        buckets: isoTimes(r.starts),
+        counts: r.counts,
+        anomalies: r.anomalies,
+        series: seriesOf(q, (m, a) => (a === 'count' ? r.counts : r.values.get(`${m}.${a}`)!)),
       };
     }
 
@@ -1075,7 +1335,7 @@ export async function datasetTimeseries(
     const counts = rows.map((r) => Number(r.n));
     return {
       ...base,
-      buckets: rows.map((r) => new Date(Number(r.b) * 1000).toISOString()),
+      buckets: isoTimes(rows.map((r) => Number(r.b))),
       counts,
       anomalies: rows.map((r) => Number(r.a)),
       series: seriesOf(q, (m, a) => (a === 'count' ? counts : rows.map((r) => Number(r[`${m}.${a}`])))),
@@ -1083,6 +1343,147 @@ export async function datasetTimeseries(
   } catch (err) {
     throw toDatabaseError(err);
   }
+}
+
+const HOST_ID = /^[A-Za-z0-9._:-]{1,200}$/;
+
+/** The WHERE text of one host's rows (the host id checked, so that it may appear as a literal). */
+function hostWhere(id: string, hostId: string, from?: Date, to?: Date): string {
+  if (!HOST_ID.test(hostId)) {
+    throw new ValidationError(
+      `host_id must be 1–${ANALYTICS_LIMITS.maxHostIdLength} letters, digits or . _ : -; got ${JSON.stringify(hostId)}`,
+    );
+  }
+  let where = `dataset_id = '${id}' AND host_id = '${hostId}'`;
+  if (from !== undefined) where += ` AND ts >= '${from.toISOString()}'::timestamptz`;
+  if (to !== undefined) where += ` AND ts < '${to.toISOString()}'::timestamptz`;
+  return where;
+}
+
+/** One host's values of a metric (any order). */
+async function hostValues(pool: Pool, id: string, hostId: string, metric: MetricName): Promise<Float64Array> {
+  const where = hostWhere(id, hostId);
+  const out = new GrowableF64();
+  const client = await pool.connect();
+  try {
+    await copyFixedRows(
+      client,
+      `COPY (SELECT ${metric} FROM host_telemetry_archival WHERE ${where}) TO STDOUT (FORMAT binary)`,
+      [8],
+      (buf, at) => out.push(buf.readDoubleBE(at[0]!)),
+    );
+  } finally {
+    client.release();
+  }
+  return out.view();
+}
+
+/**
+ * One host's time series: its rows read in time order (the covering `(host_id, ts)` index gives
+ * that order without a sort) and reduced one bucket at a time — mean, min, max and p95 by
+ * selection, as the precompute does — so memory holds one bucket's values.
+ */
+async function hostSeries(pool: Pool, id: string, q: TimeseriesQuery, seconds: number) {
+  const metrics = q.aggs.some((a) => a !== 'count') ? q.metrics : [];
+  const aggs = q.aggs.filter((a): a is Exclude<TimeseriesAgg, 'count'> => a !== 'count');
+  const starts: number[] = [];
+  const counts: number[] = [];
+  const anomalies: number[] = [];
+  const values = new Map<string, number[]>();
+  for (const m of q.metrics) for (const a of aggs) values.set(`${m}.${a}`, []);
+  const outs = metrics.map((m) => aggs.map((a) => values.get(`${m}.${a}`)!));
+  let buffers = metrics.map(() => new Float64Array(1024));
+  const widthUs = seconds * 1_000_000;
+  let current = NaN;
+  let n = 0;
+  let anomalous = 0;
+  const flush = () => {
+    if (n === 0) return;
+    starts.push(current * seconds);
+    counts.push(n);
+    anomalies.push(anomalous);
+    metrics.forEach((_, j) => {
+      const v = buffers[j]!;
+      let sum = 0;
+      let mn = Infinity;
+      let mx = -Infinity;
+      for (let i = 0; i < n; i++) {
+        const x = v[i]!;
+        sum += x;
+        if (x < mn) mn = x;
+        if (x > mx) mx = x;
+      }
+      aggs.forEach((a, k) => {
+        outs[j]![k]!.push(
+          a === 'mean' ? sum / n : a === 'min' ? mn : a === 'max' ? mx : percentileContInPlace(v, 0, n, 0.95),
+        );
+      });
+    });
+    n = 0;
+    anomalous = 0;
+  };
+  const k = metrics.length;
+  const client = await pool.connect();
+  try {
+    await copyFixedRows(
+      client,
+      `COPY (SELECT ts, is_anomaly${metrics.map((m) => `, ${m}`).join('')} FROM host_telemetry_archival
+              WHERE ${hostWhere(id, q.hostId!, q.from, q.to)} ORDER BY ts) TO STDOUT (FORMAT binary)`,
+      [8, 1, ...metrics.map(() => 8)],
+      (buf, at) => {
+        const b = Math.floor(readTs(buf, at[0]!) / widthUs);
+        if (b !== current) {
+          flush();
+          current = b;
+        }
+        if (n === buffers[0]?.length) {
+          buffers = buffers.map((old) => {
+            const grown = new Float64Array(old.length * 2);
+            grown.set(old);
+            return grown;
+          });
+        }
+        for (let j = 0; j < k; j++) buffers[j]![n] = buf.readDoubleBE(at[j + 2]!);
+        if (buf[at[1]!] === 1) anomalous++;
+        n++;
+      },
+    );
+  } finally {
+    client.release();
+  }
+  flush();
+  return { starts, counts, anomalies, values };
+}
+
+/** Two-digit texts 00–59, for {@link isoTimes}. */
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
+
+/**
+ * RFC 3339 texts (as `Date.prototype.toISOString` writes them) of epoch-second instants, the
+ * date part formatted once per day: bucket starts are whole seconds, often many per day.
+ */
+export function isoTimes(seconds: ArrayLike<number>): string[] {
+  const out = new Array<string>(seconds.length);
+  let day = NaN;
+  let prefix = '';
+  for (let i = 0; i < seconds.length; i++) {
+    const s = seconds[i]!;
+    if (!Number.isInteger(s)) {
+      out[i] = new Date(s * 1000).toISOString();
+      continue;
+    }
+    const d = Math.floor(s / 86_400);
+    if (d !== day) {
+      day = d;
+      const text = new Date(d * 86_400_000).toISOString();
+      prefix = text.slice(0, text.indexOf('T') + 1);
+    }
+    const r = s - d * 86_400;
+    const h = Math.floor(r / 3600);
+    const m = Math.floor((r - h * 3600) / 60);
+    out[i] = `${prefix}${TWO_DIGITS[h]!}:${TWO_DIGITS[m]!}:${TWO_DIGITS[r - h * 3600 - m * 60]!}.000Z`;
+  }
+  return out;
 }
 
 function seriesOf(
@@ -1136,14 +1537,35 @@ export async function datasetHistogram(pool: Pool, datasetId: string, q: Histogr
       total,
     });
 
-    // Bounds: explicit, precomputed (unfiltered), or from the host's rows.
+    if (q.hostId !== undefined) {
+      // One host: its values of the metric, from the covering index, binned here.
+      const v = await hostValues(pool, id, q.hostId, metric);
+      let lo: number;
+      let hi: number;
+      if (range.kind === 'explicit') {
+        lo = range.lo;
+        hi = range.hi;
+      } else if (v.length === 0) {
+        return answer(null, null, [], 0, 0, 0);
+      } else if (range.kind === 'minmax') {
+        const mo = moments(v);
+        lo = mo.min;
+        hi = mo.max;
+      } else {
+        [lo, hi] = percentilesInPlace(v.slice(), 0, v.length, [0.01, 0.99]) as [number, number];
+      }
+      const bins = lo === hi ? 1 : q.bins;
+      const all = histogramCounts(v, [histogramEdges(lo, hi, bins)])[0]!;
+      return answer(lo, hi, all.slice(0, bins), all[bins]!, all[bins + 1]!, v.length);
+    }
+    // Bounds: explicit, or precomputed.
     let lo: number | null;
     let hi: number | null;
     let total: number | null = null;
     if (range.kind === 'explicit') {
       lo = range.lo;
       hi = range.hi;
-    } else if (q.hostId === undefined) {
+    } else {
       const stored = stats.histograms[metric][range.kind];
       lo = stored.lo;
       hi = stored.hi;
@@ -1152,19 +1574,6 @@ export async function datasetHistogram(pool: Pool, datasetId: string, q: Histogr
       const counts = stored.counts[String(q.bins)] ?? (lo === hi ? stored.counts['10'] : undefined);
       if (lo !== null && hi !== null && counts)
         return answer(lo, hi, counts, stored.below, stored.above, total);
-    } else {
-      const f = rowFilter(id, q.hostId);
-      const bound =
-        range.kind === 'minmax'
-          ? `min(${metric}) AS lo, max(${metric}) AS hi`
-          : `percentile_cont(0.01) WITHIN GROUP (ORDER BY ${metric}) AS lo, percentile_cont(0.99) WITHIN GROUP (ORDER BY ${metric}) AS hi`;
-      const { rows } = await pool.query<{ n: string; lo: number | null; hi: number | null }>(
-        `SELECT count(*) AS n, ${bound} FROM host_telemetry_archival WHERE ${f.where}`,
-        f.params,
-      );
-      lo = rows[0]?.lo ?? null;
-      hi = rows[0]?.hi ?? null;
-      total = Number(rows[0]?.n ?? 0);
     }
     if (lo === null || hi === null) return answer(null, null, [], 0, 0, total ?? 0);
 
