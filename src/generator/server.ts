@@ -19,6 +19,7 @@ import { liveTelemetry, generateTelemetry } from '../core/generator.js';
 import { ANOMALY_TYPES, METRICS } from '../core/types.js';
 import { createDataset } from '../db/datasets.js';
 import { toDatabaseError } from '../db/errors.js';
+import { computeDatasetStats } from '../db/analytics.js';
 import { ingestDataset } from './ingest.js';
 import {
   GENERATOR_SERVICE_NAME,
@@ -172,7 +173,13 @@ export async function startGeneratorServer(opts: GeneratorServerOptions): Promis
         ...(opts.failAfterRows === undefined ? {} : { failAfterRows: opts.failAfterRows }),
         onProgress: (p) => send('running', p.rowsDone),
       }).then(
-        (res) => send('completed', res.rows),
+        (res) => {
+          send('completed', res.rows);
+          // Precompute the dataset's analytics now, off the generation's clock, so the first
+          // dashboard visit is answered from stored figures (a request before this finishes
+          // computes them itself, under the same lock).
+          void computeDatasetStats(pool, datasetId).catch(() => {});
+        },
         (err: unknown) => send('failed', 0, err instanceof Error ? err.message : String(err)),
       );
       running.add(work);
