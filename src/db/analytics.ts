@@ -602,7 +602,7 @@ async function readRows(client: PoolClient, id: string, spill: MetricSpill) {
       anomalies++;
     }
     const s = spill.slot();
-    for (let j = 0; j < k; j++) stages[j]![s] = buf.readDoubleBE(at[j + 2]!);
+    for (let j = 0; j < k; j++) stages[j]![s] = buf.readDoubleBE(at[j + 2]);
     row++;
   });
   if (runMinute.length > 0) runAnomalies.push(anomalous);
@@ -669,7 +669,7 @@ function placedValues(spill: MetricSpill, j: number, n: number, layout: MinuteLa
   const { start, length } = layout.gather;
   let at = 0;
   for (let p = 0; p < start.length; p++) {
-    out.set(raw.subarray(start[p]!, start[p]! + length[p]!), at);
+    out.set(raw.subarray(start[p], start[p]! + length[p]!), at);
     at += length[p]!;
   }
   return out;
@@ -1370,7 +1370,7 @@ async function hostValues(pool: Pool, id: string, hostId: string, metric: Metric
       client,
       `COPY (SELECT ${metric} FROM host_telemetry_archival WHERE ${where}) TO STDOUT (FORMAT binary)`,
       [8],
-      (buf, at) => out.push(buf.readDoubleBE(at[0]!)),
+      (buf, at) => out.push(buf.readDoubleBE(at[0])),
     );
   } finally {
     client.release();
@@ -1443,7 +1443,7 @@ async function hostSeries(pool: Pool, id: string, q: TimeseriesQuery, seconds: n
             return grown;
           });
         }
-        for (let j = 0; j < k; j++) buffers[j]![n] = buf.readDoubleBE(at[j + 2]!);
+        for (let j = 0; j < k; j++) buffers[j]![n] = buf.readDoubleBE(at[j + 2]);
         if (buf[at[1]!] === 1) anomalous++;
         n++;
       },
