@@ -12,7 +12,7 @@ export function useDatasets(limit = 100): AsyncState<DatasetList> {
   const api = useApi();
   const state = useAsync(() => api.listDatasets({ limit }), [api, limit]);
   useRefresh(state.reload, {
-    topics: ['dataset'],
+    topics: ['datasets'],
     active: state.data?.items.some((d) => unfinished(d.status)) ?? false,
   });
   return state;
@@ -23,7 +23,7 @@ export function useModels(limit = 100): AsyncState<ModelListWire> {
   const api = useApi();
   const state = useAsync(() => api.listModels({ limit }), [api, limit]);
   useRefresh(state.reload, {
-    topics: ['model'],
+    topics: ['models'],
     active: state.data?.items.some((m) => unfinished(m.status)) ?? false,
   });
   return state;

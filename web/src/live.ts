@@ -4,29 +4,24 @@
  * while it shows unfinished work (fast while the socket is down), so it stays correct without it.
  */
 import { useContext, useEffect, useRef, useState } from 'react';
-import { z } from 'zod';
+import {
+  WS_EVENT_TOPIC,
+  WsServerMessageSchema,
+  type WsEvent,
+  type WsServerMessage,
+  type WsTopic,
+} from '../../src/contract/ws.js';
 import { LiveContext } from './api-context.js';
 
-/** What the views need to know of a live message: its kind, and the fields they look at. */
-export const LiveMessageSchema = z
-  .object({
-    type: z.string(),
-    id: z.string().optional(),
-    job_id: z.string().optional(),
-    dataset_id: z.string().nullable().optional(),
-    model_id: z.string().nullable().optional(),
-  })
-  .loose();
-export type LiveMessage = z.infer<typeof LiveMessageSchema>;
+/** A live event (a status change, progress, an alert) as the contract describes it. */
+export type LiveMessage = WsEvent;
 
-/** Topics a view may follow; a message belongs to the topic its type starts with. */
-export type LiveTopic = 'job' | 'dataset' | 'model' | 'alert';
+/** Topics a view may follow (the socket's topics). */
+export type LiveTopic = WsTopic;
 
-/** The topic of a message, from its type (`job.progress`, `dataset_status`, `alert.opened` …). */
-export function topicOf(msg: LiveMessage): LiveTopic | null {
-  const t = msg.type.toLowerCase();
-  for (const topic of ['job', 'dataset', 'model', 'alert'] as const) if (t.startsWith(topic)) return topic;
-  return null;
+/** The topic of a server message, or null for one that is no event (`hello`, `subscribed`, `error`). */
+export function topicOf(msg: WsServerMessage): LiveTopic | null {
+  return msg.type in WS_EVENT_TOPIC ? WS_EVENT_TOPIC[msg.type as keyof typeof WS_EVENT_TOPIC] : null;
 }
 
 /** A feed of live messages. */
@@ -41,7 +36,8 @@ export interface LiveFeed {
 
 /**
  * Opens the API's WebSocket and keeps it open, reconnecting with back-off (1 s doubling to 30 s)
- * while the page lives. Messages that are not JSON or lack a type are ignored.
+ * while the page lives. The socket subscribes to every topic on connecting; messages that break
+ * the contract are ignored.
  *
  * @param apiBaseUrl - the API's base URL; '' for the page's own origin
  */
@@ -79,9 +75,10 @@ export function connectLiveFeed(apiBaseUrl: string): LiveFeed {
       } catch {
         return;
       }
-      const parsed = LiveMessageSchema.safeParse(json);
-      if (!parsed.success) return;
-      for (const fn of listeners) fn(parsed.data);
+      const parsed = WsServerMessageSchema.safeParse(json);
+      if (!parsed.success || topicOf(parsed.data) === null) return;
+      const event = parsed.data as WsEvent;
+      for (const fn of listeners) fn(event);
     };
     ws.onclose = () => {
       setOpen(false);
@@ -140,6 +137,8 @@ export interface RefreshOptions {
   fastMs?: number;
   /** Poll period while the socket is up, a safety net (default 5000). */
   slowMs?: number;
+  /** Only events this accepts trigger a refresh (default: every event of the topics). */
+  match?: (event: LiveMessage) => boolean;
 }
 
 /**
@@ -152,7 +151,10 @@ export function useRefresh(refresh: () => void, options: RefreshOptions): void {
   const ref = useRef(refresh);
   ref.current = refresh;
   const pending = useRef(false);
-  useLiveEvents(options.topics, () => {
+  const match = useRef(options.match);
+  match.current = options.match;
+  useLiveEvents(options.topics, (event) => {
+    if (match.current && !match.current(event)) return;
     if (pending.current) return;
     pending.current = true;
     window.setTimeout(() => {

@@ -55,7 +55,7 @@ export function AlertsView() {
       }),
     [api, stateFilter, source, host],
   );
-  useRefresh(alerts.reload, { topics: ['alert'], active: true, fastMs: 3000, slowMs: 15_000 });
+  useRefresh(alerts.reload, { topics: ['alerts'], active: true, fastMs: 3000, slowMs: 15_000 });
   const items = alerts.data?.items ?? [];
   const open = items.filter((a) => a.state === 'open').length;
 

@@ -149,7 +149,13 @@ function JobProgress({ job, onChange }: { job: JobWire; onChange: () => void }) 
   const [cancelError, setCancelError] = useState<unknown>(null);
   const p = progress.data;
   const running = p ? unfinished(p.status) : true;
-  useRefresh(progress.reload, { topics: ['job'], active: running, fastMs: 700, slowMs: 3000 });
+  useRefresh(progress.reload, {
+    topics: ['jobs'],
+    active: running,
+    fastMs: 700,
+    slowMs: 3000,
+    match: (e) => 'job_id' in e && e.job_id === job.id,
+  });
   // The job lists follow once the job is over
   const over = p !== undefined && !running;
   useEffect(() => {
@@ -607,10 +613,13 @@ function EvaluationChooser({ modelId, jobs }: { modelId: string; jobs: AsyncStat
 function ModelPage({ modelId }: { modelId: string }) {
   const api = useApi();
   const model = useAsync(() => api.getModel(modelId), [api, modelId]);
-  useRefresh(model.reload, { topics: ['model'], active: model.data ? unfinished(model.data.status) : false });
+  useRefresh(model.reload, {
+    topics: ['models'],
+    active: model.data ? unfinished(model.data.status) : false,
+  });
   const jobs = useAsync(() => api.listJobs({ model_id: modelId, limit: 100 }), [api, modelId]);
   useRefresh(jobs.reload, {
-    topics: ['job'],
+    topics: ['jobs'],
     active: jobs.data?.items.some((j) => unfinished(j.status)) ?? false,
   });
   return (

@@ -20,7 +20,7 @@ const rate = (rows: number, s: number | null) => (s !== null && s > 0 ? `${fmtIn
 function DatasetDetail({ id, onDeleted }: { id: string; onDeleted: () => void }) {
   const api = useApi();
   const ds = useAsync(() => api.getDataset(id), [api, id]);
-  useRefresh(ds.reload, { topics: ['dataset'], active: ds.data ? unfinished(ds.data.status) : false });
+  useRefresh(ds.reload, { topics: ['datasets'], active: ds.data ? unfinished(ds.data.status) : false });
   const [deleteError, setDeleteError] = useState<unknown>(null);
   const remove = async () => {
     setDeleteError(null);
@@ -94,7 +94,7 @@ function DatasetDetail({ id, onDeleted }: { id: string; onDeleted: () => void })
 function ModelDetail({ id, onDeleted }: { id: string; onDeleted: () => void }) {
   const api = useApi();
   const m = useAsync(() => api.getModel(id), [api, id]);
-  useRefresh(m.reload, { topics: ['model'], active: m.data ? unfinished(m.data.status) : false });
+  useRefresh(m.reload, { topics: ['models'], active: m.data ? unfinished(m.data.status) : false });
   const [deleteError, setDeleteError] = useState<unknown>(null);
   const remove = async () => {
     setDeleteError(null);
@@ -264,7 +264,7 @@ export function RunsView() {
   const models = useModels(100);
   const jobs = useAsync(() => api.listJobs({ limit: 50 }), [api]);
   useRefresh(jobs.reload, {
-    topics: ['job'],
+    topics: ['jobs'],
     active: jobs.data?.items.some((j) => unfinished(j.status)) ?? false,
   });
   const selDataset = params.get('dataset');
