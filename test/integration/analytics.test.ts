@@ -24,6 +24,7 @@ const ds = randomUUID();
 const running = randomUUID();
 const empty = randomUUID();
 const flat = randomUUID();
+const shuffled = randomUUID();
 
 /** Relative closeness to 1e-9 (absolute near zero). */
 function close(a: number | null | undefined, b: number | null | undefined): void {
@@ -77,6 +78,17 @@ beforeAll(async () => {
     `INSERT INTO host_telemetry_archival
      SELECT $1, s, timestamptz '2024-01-01' + s * interval '1 min', 'h', 'p', 'r', 5, 5, 5, 5, 5, 5, 5, 5, false, NULL, NULL
        FROM generate_series(0, 9) s`,
+  );
+  // Rows stored out of time order: the precompute places them by minute itself.
+  await addDataset(
+    shuffled,
+    'completed',
+    `INSERT INTO host_telemetry_archival
+     SELECT $1, s * 5 + h, timestamptz '2024-05-01 23:50:00+00' + s * interval '23 s',
+            'h' || h, 'p', 'r', (s * 37 + h * 11) % 97, s % 13, h, 1, 2, 3, 4, ((s * h) % 7) / 7.0,
+            s % 17 = 0, NULL, NULL
+       FROM generate_series(0, 399) s, generate_series(0, 4) h
+      ORDER BY (s * 7919 + h * 104729) % 1009`,
   );
   await computeDatasetStats(pool, ds);
 });
@@ -399,5 +411,64 @@ describe('histogram', () => {
 
     const none = await datasetHistogram(pool, empty, HistogramQuerySchema.parse({ metric: 'cpu_usage' }));
     expect([none.lo, none.hi, none.bins, none.total]).toEqual([null, null, 0, 0]);
+  });
+});
+
+describe('rows stored out of time order', () => {
+  it('give the same series, summary and one-host answers as plain SQL', async () => {
+    const s = await datasetSummary(pool, shuffled);
+    expect(s.rows).toBe(2000);
+    const { rows: p } = await pool.query(
+      `SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY cpu_usage) AS p95, avg(cpu_usage) AS mean,
+              stddev_samp(cpu_usage) AS sd
+         FROM host_telemetry_archival WHERE dataset_id = $1`,
+      [shuffled],
+    );
+    close(s.metrics.cpu_usage.p95, (p[0] as { p95: number }).p95);
+    close(s.metrics.cpu_usage.mean, (p[0] as { mean: number }).mean);
+    close(s.metrics.cpu_usage.stddev, (p[0] as { sd: number }).sd);
+    for (const [bucket, seconds, host] of [
+      ['1m', 60, undefined],
+      ['1h', 3600, undefined],
+      ['5m', 300, 'h3'],
+    ] as const) {
+      const got = await datasetTimeseries(
+        pool,
+        shuffled,
+        TimeseriesQuerySchema.parse({
+          metrics: 'cpu_usage,error_rate',
+          aggs: 'mean,min,max,p95,count',
+          bucket,
+          ...(host ? { host_id: host } : {}),
+        }),
+      );
+      for (const m of ['cpu_usage', 'error_rate'] as const) {
+        const { rows } = await pool.query(
+          `SELECT floor(extract(epoch FROM ts) / ${seconds}) * ${seconds} AS b, count(*)::int AS n,
+                  (count(*) FILTER (WHERE is_anomaly))::int AS a, avg(${m}) AS mean, min(${m}) AS min,
+                  max(${m}) AS max, percentile_cont(0.95) WITHIN GROUP (ORDER BY ${m}) AS p95
+             FROM host_telemetry_archival WHERE dataset_id = $1 ${host ? 'AND host_id = $2' : ''}
+            GROUP BY 1 ORDER BY 1`,
+          host ? [shuffled, host] : [shuffled],
+        );
+        const want = rows as {
+          b: string;
+          n: number;
+          a: number;
+          mean: number;
+          min: number;
+          max: number;
+          p95: number;
+        }[];
+        expect(want.length).toBeGreaterThan(1);
+        expect(got.buckets).toEqual(want.map((w) => new Date(Number(w.b) * 1000).toISOString()));
+        expect(got.counts).toEqual(want.map((w) => w.n));
+        expect(got.anomalies).toEqual(want.map((w) => w.a));
+        for (const agg of ['mean', 'min', 'max', 'p95'] as const) {
+          const series = got.series.find((x) => x.metric === m && x.agg === agg)!;
+          series.values.forEach((v, i) => close(v, want[i]![agg]));
+        }
+      }
+    }
   });
 });

@@ -10,7 +10,13 @@ import {
   TimeseriesQuerySchema,
   TopKQuerySchema,
 } from '../../src/contract/analytics.js';
-import { binIndex, histogramEdges, percentileContInPlace, selectInPlace } from '../../src/db/analytics.js';
+import {
+  binIndex,
+  histogramEdges,
+  isoTimes,
+  percentileContInPlace,
+  selectInPlace,
+} from '../../src/db/analytics.js';
 import { Random } from '../../src/core/random.js';
 
 describe('query schemas', () => {
@@ -110,5 +116,14 @@ describe('numerics', () => {
     }
     expect(binIndex([3, 3], 3)).toBe(0);
     expect(binIndex([3, 3], 2)).toBe(-1);
+  });
+
+  it('writes bucket starts as toISOString does', () => {
+    const starts = [
+      0, 59, 60, 3599, 86_399, 86_400, -1, -86_401, 951_782_400, 1_709_251_200, 1_709_337_599,
+      253_402_300_799, 253_402_300_800, 1.5, -62_167_219_200, -62_167_219_201,
+    ];
+    for (let s = 1_709_240_000; s < 1_709_420_000; s += 997) starts.push(s);
+    expect(isoTimes(starts)).toEqual(starts.map((s) => new Date(s * 1000).toISOString()));
   });
 });
