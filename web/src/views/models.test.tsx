@@ -212,4 +212,44 @@ describe('Models', () => {
     );
     expect(await screen.findByText(/No trained model yet/)).toBeTruthy();
   });
+
+  it('follows a running job and cancels it after confirmation', async () => {
+    const running: JobWire = {
+      ...job,
+      status: 'running',
+      phase: 'scoring',
+      rows_done: 150,
+      finished_at: null,
+    };
+    const cancelJob = vi.fn(() => Promise.resolve({ ...running, status: 'cancelled' as const }));
+    const jobProgress = vi.fn(() =>
+      Promise.resolve({
+        job_id: JOB_ID,
+        status: 'running' as const,
+        phase: 'scoring' as const,
+        rows_done: 150,
+        rows_total: 600,
+        fraction: 0.25,
+        rate_rows_per_s: 1000,
+        eta_s: 0.45,
+      }),
+    );
+    renderWith(
+      fakeApi({
+        ...base,
+        listJobs: () => Promise.resolve({ items: [running], next_cursor: null }),
+        jobProgress,
+        cancelJob,
+      }),
+      <ModelsView />,
+      '/models',
+    );
+    const bar = await screen.findByRole('progressbar');
+    expect(bar.getAttribute('aria-valuenow')).toBe('25');
+    expect(bar.getAttribute('aria-label')).toContain('scoring 150 / 600 rows');
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(cancelJob).not.toHaveBeenCalled();
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel job' }));
+    await vi.waitFor(() => expect(cancelJob).toHaveBeenCalledWith(JOB_ID));
+  });
 });
