@@ -137,11 +137,6 @@ async function main(): Promise<void> {
     );
     await pool.query('CHECKPOINT');
 
-    // Floor
-    const outS = await floorCopyOut(pool, datasetId);
-    const inS = await floorCopyIn(pool, ROWS);
-    await pool.query('CHECKPOINT');
-
     // The job, sampling RSS at every chunk
     const job = await submitScoreDatasetJob(pool, { modelId, datasetId, chunkRows: CHUNK_ROWS_DEFAULT });
     global.gc?.();
@@ -160,6 +155,11 @@ async function main(): Promise<void> {
     if (result.outcome !== 'completed')
       throw new Error(`job ended ${result.outcome}: ${String(result.error)}`);
     const done = await getJob(pool, job.id);
+    await pool.query('CHECKPOINT');
+
+    // Floor, after the job (whose RSS is measured first, before the floor's payload exists)
+    const outS = await floorCopyOut(pool, datasetId);
+    const inS = await floorCopyIn(pool, ROWS);
     const scoringS = (scoredAt - started) / 1000;
     const replayS = (ended - scoredAt) / 1000;
     const floorRate = ROWS / (outS + inS);
