@@ -44,6 +44,12 @@ export function createPool(url: string, options: PoolOptions = {}): Pool {
   });
   // An idle client's socket error is reported here; without a listener it would crash the process.
   pool.on('error', () => {});
+  // A checked-out client (inside a transaction, a migration, a COPY) whose server goes away emits
+  // 'error' too, with the pool's idle listener detached: keep that from crashing the process. The
+  // failure still reaches the client's pending and later queries, which throw as usual.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }
 
