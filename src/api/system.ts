@@ -13,6 +13,7 @@ import { migrate } from '../db/migrate.js';
 import { reapExpiredModels } from '../db/models.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { JobRunner } from '../jobs/job-runner.js';
+import { createTrainingRunner, type TrainingRunner } from '../jobs/training-runner.js';
 import { grpcGenerator } from './generator-parts.js';
 import { silentLogger, type ApiDeps, type DatasetGenerator, type Logger } from './deps.js';
 import type { RouteGroup } from './routes/index.js';
@@ -59,6 +60,8 @@ export interface System {
   readonly reaper: Reaper;
   /** This process's runner of dataset scoring jobs. */
   readonly jobs: JobRunner;
+  /** This process's runner of trainings started through `POST /train`. */
+  readonly trainer: TrainingRunner;
   readonly api: ApiServer;
   /** `http://host:port` of the API. */
   readonly apiUrl: string;
@@ -135,6 +138,10 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     reaper.start();
     stack.push(() => reaper.stop());
     stack.push(() => jobs.stop());
+    // Trainings started here are stopped on shutdown (their lease lapses; the reaper of the next
+    // server marks them interrupted).
+    const trainer = createTrainingRunner({ pool, owner, log });
+    stack.push(() => trainer.stop());
 
     // Generator service and its client
     const parts = options.generator ?? grpcGenerator;
@@ -165,6 +172,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
       log,
       version: packageVersion(),
       jobs,
+      trainer,
       events,
       staticDir: options.staticDir,
     };
@@ -179,6 +187,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
       owner,
       reaper,
       jobs,
+      trainer,
       api,
       apiUrl: api.url,
       generatorAddress,
