@@ -62,7 +62,7 @@ const series: Timeseries = {
   anomalies: [0, 2],
   series: [{ metric: 'cpu_usage', agg: 'mean', values: [40, 60] }],
 };
-const histogram: Histogram = {
+const histogram_: Histogram = {
   dataset_id: D.id,
   metric: 'cpu_usage',
   host_id: null,
@@ -77,19 +77,23 @@ const histogram: Histogram = {
   total: 600,
 };
 
-const api = (over = {}) =>
-  fakeApi({
+function api(over = {}) {
+  const timeseries = vi.fn(() => Promise.resolve(series));
+  const histogram = vi.fn(() => Promise.resolve(histogram_));
+  const a = fakeApi({
     listDatasets: () => Promise.resolve({ items: [D], next_cursor: null }),
     summary: () => Promise.resolve(summary),
     topk,
-    timeseries: vi.fn(() => Promise.resolve(series)),
-    histogram: vi.fn(() => Promise.resolve(histogram)),
+    timeseries,
+    histogram,
     ...over,
   });
+  return { a, timeseries, histogram };
+}
 
 describe('Dataset Analytics', () => {
   it('shows summary cards, top-k bars and the chosen series of the newest dataset', async () => {
-    const a = api();
+    const { a, timeseries } = api();
     renderWith(a, <AnalyticsView />, '/analytics');
     expect(await screen.findByText('Anomalous rows')).toBeTruthy();
     const cards = Array.from(document.querySelectorAll('.card')).map((c) => c.textContent);
@@ -109,18 +113,18 @@ describe('Dataset Analytics', () => {
     const types = await screen.findByRole('list', { name: 'Top anomaly_type' });
     expect(within(types).getAllByRole('listitem')[0]?.textContent).toBe('normal570 (95.0 %)');
     await screen.findByText(/2 buckets of 1m · fleet-wide · shaded: 1 buckets with labelled anomalies/);
-    expect(a.timeseries).toHaveBeenCalledWith(D.id, { metrics: ['cpu_usage'], aggs: ['mean'], bucket: '1m' });
+    expect(timeseries).toHaveBeenCalledWith(D.id, { metrics: ['cpu_usage'], aggs: ['mean'], bucket: '1m' });
   });
 
   it('follows a link to one host around a time, and adds metrics on request', async () => {
-    const a = api();
+    const { a, timeseries } = api();
     renderWith(
       a,
       <AnalyticsView />,
       `/analytics?dataset=${D.id}&host=host-0003&from=2024-01-01T00:30:00.000Z&to=2024-01-01T01:00:00.000Z&metrics=latency_ms&bucket=1m`,
     );
     await waitFor(() =>
-      expect(a.timeseries).toHaveBeenCalledWith(D.id, {
+      expect(timeseries).toHaveBeenCalledWith(D.id, {
         metrics: ['latency_ms'],
         aggs: ['mean'],
         bucket: '1m',
@@ -131,7 +135,7 @@ describe('Dataset Analytics', () => {
     );
     fireEvent.click(within(screen.getByLabelText('Metrics')).getByLabelText('cpu_usage'));
     await waitFor(() =>
-      expect(a.timeseries).toHaveBeenLastCalledWith(
+      expect(timeseries).toHaveBeenLastCalledWith(
         D.id,
         expect.objectContaining({ metrics: ['latency_ms', 'cpu_usage'] }),
       ),
@@ -139,18 +143,18 @@ describe('Dataset Analytics', () => {
   });
 
   it('refuses a bin count out of range without asking the API', async () => {
-    const a = api();
+    const { a, histogram } = api();
     renderWith(a, <AnalyticsView />, '/analytics');
     await screen.findByText(/2 bins over \[0, 10\]/);
-    const calls = vi.mocked(a.histogram).mock.calls.length;
+    const calls = histogram.mock.calls.length;
     fireEvent.change(screen.getByLabelText('Bins'), { target: { value: '5000' } });
     expect(await screen.findByText('bins must be an integer in [1, 1000]')).toBeTruthy();
-    expect(vi.mocked(a.histogram).mock.calls.length).toBe(calls);
+    expect(histogram.mock.calls.length).toBe(calls);
   });
 
   it('says so when no dataset is completed', async () => {
     renderWith(
-      api({ listDatasets: () => Promise.resolve({ items: [], next_cursor: null }) }),
+      api({ listDatasets: () => Promise.resolve({ items: [], next_cursor: null }) }).a,
       <AnalyticsView />,
       '/analytics',
     );
