@@ -443,7 +443,7 @@ export const scoreCommand: CommandSpec = {
       type: 'string',
       description: `the job's alert policy (${DETECTOR_POLICIES.join(', ')})`,
       placeholder: 'name',
-      defaultText: 'default',
+      defaultText: 'the pinned rule, default',
     },
     {
       name: 'chunk-rows',

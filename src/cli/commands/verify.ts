@@ -45,6 +45,8 @@ export interface StepResult {
 
 /** The fleet verify generates: small enough for seconds, large enough for episodes. */
 const FLEET = { host_count: 4, duration_s: 4 * 3600, interval_s: 60 } as const;
+/** Anomaly rate of the scoring dataset: high, so that a small dataset holds several episodes. */
+const SCORING_ANOMALY_RATE = 0.1;
 const ROWS = FLEET.host_count * (FLEET.duration_s / FLEET.interval_s);
 
 /** A failed check: the step fails with this message. */
@@ -140,8 +142,8 @@ const STEPS: Step[] = [
     name: 'generate-scoring',
     needs: [],
     async run(ctx) {
-      ctx.scoring = await generate(ctx, 0.05, ctx.seed + 1, 'tads-verify-scoring');
-      return `dataset ${ctx.scoring.id}, ${ctx.scoring.row_count} rows, 5 % anomalous`;
+      ctx.scoring = await generate(ctx, SCORING_ANOMALY_RATE, ctx.seed + 1, 'tads-verify-scoring');
+      return `dataset ${ctx.scoring.id}, ${ctx.scoring.row_count} rows, ${SCORING_ANOMALY_RATE * 100} % anomalous`;
     },
   },
   {
@@ -209,7 +211,10 @@ const STEPS: Step[] = [
       const e = await ctx.client.evaluate(ctx.model!.id, ctx.scoring!.id, ctx.job!.id);
       check(e.job_id === ctx.job!.id, `evaluation used job ${e.job_id}; expected ${ctx.job!.id}`);
       check(e.records === ROWS, `evaluation counts ${e.records} records; expected ${ROWS}`);
-      check(e.anomalies > 0, 'evaluation counts no labelled anomalies in a dataset generated with 5 %');
+      check(
+        e.anomalies > 0,
+        `evaluation counts no labelled anomalies in a dataset generated with ${SCORING_ANOMALY_RATE * 100} %`,
+      );
       const c = e.pointwise.confusion;
       check(
         c.tp + c.fp + c.tn + c.fn === e.records - e.invalid_records,
@@ -313,7 +318,7 @@ const STEPS: Step[] = [
       }
       const detected = ctx.evaluation!.events.overall.detected;
       check(detected === 0 || alerts.length > 0, `${detected} episodes detected without an alert`);
-      return `${alerts.length} alerts of job ${job.id}`;
+      return `${alerts.length} alert${alerts.length === 1 ? '' : 's'} of job ${job.id}`;
     },
   },
 ];
@@ -393,7 +398,7 @@ export async function runVerify(options: VerifyOptions): Promise<StepResult[]> {
     }
     await attempt(step.name, () => step.run(ctx));
   }
-  if (options.keep) record({ step: 'cleanup', status: 'skip', ms: 0, detail: 'kept (--keep)' });
+  if (options.keep) record({ step: 'cleanup', status: 'skip', ms: 0, detail: 'kept: --keep' });
   else if (!ctx.model && !ctx.training && !ctx.scoring)
     record({ step: 'cleanup', status: 'skip', ms: 0, detail: 'nothing was created' });
   else await attempt('cleanup', () => cleanup(ctx));
@@ -414,7 +419,7 @@ export const verifyCommand: CommandSpec = {
   usage: '[--api <url>] [--keep] [--json]',
   details: [
     `Generates two small datasets (${FLEET.host_count} hosts, ${FLEET.duration_s / 3600} h at ${FLEET.interval_s} s: ${ROWS} rows each; the first`,
-    'normal-only, the second with 5 % anomalies), trains on the first, scores the second as a job,',
+    `normal-only, the second with ${SCORING_ANOMALY_RATE * 100} % anomalies), trains on the first, scores the second as a job,`,
     'evaluates, scores three records online and lists the job’s alerts, checking every answer.',
     'Prints one PASS/FAIL line per step with its time; exits 1 when a step fails.',
     'What it created is deleted at the end unless --keep is given.',
