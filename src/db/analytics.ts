@@ -4,24 +4,29 @@
  *
  * ## Two paths
  * - **Precomputed.** {@link computeDatasetStats} runs once when a dataset completes (or on the
- *   first question, when it has not run). It reads the rows in few passes — one aggregate for the
- *   summary's moments, one grouping-sets count for the top-k columns and the rows per minute, and
- *   a binary COPY of the metrics — and stores the summary, every value count of the top-k columns,
- *   the unfiltered time series of every metric at every standard bucket width (mean, min, max,
- *   p95, count, anomalies), and histograms at the standard ranges (minmax, p1p99) and bin numbers
- *   ({@link STANDARD_BINS}) in `dataset_stats`. Unfiltered questions at those settings are
- *   answered from there without touching the rows.
- * - **On demand.** A question with a host, a time range, an explicit range or another bin number
- *   is answered by one or two SQL aggregates over the rows (`percentile_cont`, `date_bin`,
- *   `width_bucket`), using the per-dataset indexes of {@link createTelemetryIndexes}.
+ *   first question, when it has not run). Side by side on three connections it builds the filter
+ *   indexes, counts the top-k columns (one grouping-sets aggregate), and reads the rows in one
+ *   binary COPY whose metrics are spilled to temporary files, then processed one metric at a
+ *   time (memory: one metric's values, whatever the number of metrics). It stores the summary,
+ *   every value count of the top-k columns, the unfiltered time series of every metric at every
+ *   standard bucket width (mean, min, max, p95, count, anomalies), and histograms at the standard
+ *   ranges (minmax, p1p99) and bin numbers ({@link STANDARD_BINS}) in `dataset_stats`.
+ *   Unfiltered questions at those settings are answered from there without touching the rows.
+ * - **On demand.** A question about one host reads that host's rows in time order through the
+ *   covering `(host_id, ts)` index (an index-only scan) by binary COPY and computes the answer
+ *   here with the precompute's own selection and binning, one bucket at a time. Other filtered
+ *   questions (a fleet-wide time range, an explicit range or another bin number) are answered by
+ *   one SQL aggregate over the rows (`percentile_cont`, `date_bin`, `width_bucket`).
  *
- * ## Exactness of the precomputed figures
+ * ## Exactness of the in-memory figures
  * Percentiles are computed in memory by selection (quickselect), not by sketches: the value at
  * rank ⌊p(n − 1)⌋ and the next one are found exactly and interpolated as PostgreSQL's
  * `percentile_cont` does. Per-bucket figures come from the rows of each bucket placed
- * contiguously (a counting sort by minute: every standard width is a whole number of minutes and
- * aligned to the epoch, so each bucket is a run of minutes). Means are sums over counts, equal to
- * `avg` up to rounding (relative 1e-12 at 10 million rows).
+ * contiguously: rows arrive as runs of one minute each (one run per minute when the partition is
+ * stored in time order, as the ingest writes it), and the runs are placed by minute — every
+ * standard width is a whole number of minutes and aligned to the epoch, so each bucket is a run
+ * of minutes. Means are sums over counts and the standard deviation a two-pass compensated sum,
+ * equal to `avg` and `stddev_samp` up to rounding (relative 1e-12 at 10 million rows).
  *
  * Histogram bin i holds the values v with edges[i] ≤ v < edges[i + 1] (the last bin also
  * v = hi), with edges[i] = lo + (hi − lo)·i/bins computed in float64: the same edges decide in
