@@ -201,19 +201,33 @@ export class JobRunner extends EventEmitter<JobRunnerEvents> {
     await deleteJobOutputs(this.#pool, jobId);
   }
 
-  /** Partitions of cancelled jobs still present (a run that raced its cancellation). */
+  /**
+   * Score partitions nobody needs any more: those of cancelled jobs (a run that raced its
+   * cancellation recreated one), and those whose job row is gone (deleted with its dataset or
+   * model by a foreign-key cascade, which cannot drop a partition).
+   */
   async #dropCancelledLeftovers(): Promise<void> {
-    let rows: { id: string }[];
+    let rows: { relname: string }[];
     try {
-      const res = await this.#pool.query<{ id: string }>(
-        `SELECT j.id FROM jobs j
-          WHERE j.status = 'cancelled' AND to_regclass('job_scores_' || replace(j.id::text, '-', '')) IS NOT NULL`,
+      const res = await this.#pool.query<{ relname: string }>(
+        `SELECT c.relname::text AS relname
+           FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = 'job_scores'::regclass
+            AND NOT EXISTS (SELECT 1 FROM jobs j
+                             WHERE 'job_scores_' || replace(j.id::text, '-', '') = c.relname
+                               AND j.status <> 'cancelled')`,
       );
       rows = res.rows;
     } catch (err) {
       throw toDatabaseError(err);
     }
-    for (const { id } of rows) {
+    for (const { relname } of rows) {
+      // Partition names are ours: job_scores_ + the job id's 32 hex digits.
+      const m = /^job_scores_([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{12})$/.exec(
+        relname,
+      );
+      if (!m) continue;
+      const id = m.slice(1).join('-');
       if (!this.#active.has(id)) await this.#deleteOutputs(id);
     }
   }

@@ -319,6 +319,24 @@ describe('JobRunner', () => {
     await runner.stop();
   });
 
+  it('drops the score partition of a job deleted with its dataset', async () => {
+    const job = await submitScoreDatasetJob(pool, { modelId, datasetId, chunkRows: 2000 });
+    expect((await runScoreDatasetJob(pool, job.id, { owner: OWNER })).outcome).toBe('completed');
+    // What a dataset's deletion does to its jobs: the foreign key's cascade removes the row only.
+    await pool.query('DELETE FROM jobs WHERE id = $1', [job.id]);
+    const exists = async () =>
+      (
+        await pool.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [
+          jobScoresPartition(job.id),
+        ])
+      ).rows[0]!.t !== null;
+    expect(await exists()).toBe(true);
+    const runner = new JobRunner({ pool, owner: 'cleaning-server' });
+    await runner.resumeOrphans();
+    expect(await exists()).toBe(false);
+    await runner.stop();
+  });
+
   it('cancels a running job: it stops, and its scores and alerts are deleted', async () => {
     const job = await submitScoreDatasetJob(pool, { modelId, datasetId, chunkRows: 100 });
     const runner = new JobRunner({ pool, owner: 'cancel-server' });
