@@ -11,8 +11,9 @@
  * Shutdown (Ctrl-C, SIGTERM) goes in order so nothing is lost: the live scorer finishes the batch
  * in hand and saves its alerts (its open alerts resume at the next start); running jobs stop at
  * their next chunk and release their leases (they resume at the next start, here or on another
- * server); then the rest of the system stops (src/api/system.ts: API, generator, reaper, pool,
- * embedded database).
+ * server); trainings under way stop and are marked failed ("interrupted", to be started again);
+ * then the rest of the system stops (src/api/system.ts: API, event listener, generator, reaper,
+ * pool, embedded database).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stderrLogger, type Logger } from '../../api/deps.js';
@@ -332,14 +333,14 @@ export const serveCommand: CommandSpec = {
           (liveHosts > 0 ? `live fleet ${liveHosts} hosts\n` : ''),
       );
 
-    // Run until a signal, then shut down in order: live scorer, jobs, then the system.
+    // Run until a signal, then shut down in order: live scorer, jobs and trainings, the system.
     await new Promise<void>((resolve) => {
       if (io.signal.aborted) resolve();
       else io.signal.addEventListener('abort', () => resolve(), { once: true });
     });
     io.err.write('shutting down\n');
     await live?.stop();
-    await system.jobs.stop();
+    await Promise.all([system.jobs.stop(), system.trainer.stop()]);
     await system.close();
     io.err.write('stopped\n');
     return 0;
