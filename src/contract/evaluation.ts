@@ -78,6 +78,28 @@ export const EvaluationSchema = z.object({
   roc_auc: ratio,
   /** PR-AUC as average precision (step-wise); null without positives. */
   pr_auc: ratio,
+  /**
+   * The ROC curve over valid records, from (0, 0) to (1, 1), downsampled to at most 201 points
+   * (threshold null: the start point, nothing flagged); empty without both classes.
+   */
+  roc_curve: z.array(
+    z.object({
+      threshold: z.number().nullable(),
+      fpr: z.number().min(0).max(1),
+      tpr: z.number().min(0).max(1),
+    }),
+  ),
+  /**
+   * The precision–recall curve as scikit-learn draws it, downsampled to at most 201 points
+   * (threshold null: the start point, recall 0 and precision 1); empty without positives.
+   */
+  pr_curve: z.array(
+    z.object({
+      threshold: z.number().nullable(),
+      recall: z.number().min(0).max(1),
+      precision: z.number().min(0).max(1),
+    }),
+  ),
   events: z.object({
     overall: TypeEventsSchema,
     by_type: z.record(z.string(), TypeEventsSchema),

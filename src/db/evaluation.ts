@@ -11,10 +11,14 @@ import { z } from 'zod';
 import {
   eventMetrics,
   pointwiseMetrics,
+  prCurve,
   rankingMetrics,
+  rocCurve,
   type EpisodeSpan,
   type EventMetrics,
   type PointwiseMetrics,
+  type PrPoint,
+  type RocPoint,
   type TypeEventMetrics,
 } from '../core/evaluation.js';
 import { ConflictError, NotFoundError } from '../core/errors.js';
@@ -113,6 +117,10 @@ export interface JobEvaluation {
   pointwise: PointwiseMetrics;
   rocAuc: number | null;
   prAuc: number | null;
+  /** The ROC curve, downsampled (empty without both classes). */
+  rocCurve: RocPoint[];
+  /** The precision–recall curve, downsampled (empty without positives). */
+  prCurve: PrPoint[];
   events: {
     overall: TypeEvents;
     byType: Record<string, TypeEvents>;
@@ -333,8 +341,9 @@ export function clearEvaluationCache(jobId?: string): void {
 }
 
 /**
- * Evaluates a completed job: point-wise figures at the model's own flag, ROC-AUC, PR-AUC and
- * event figures from the job's alerts.
+ * Evaluates a completed job: point-wise figures at the model's own flag, ROC-AUC, PR-AUC, the
+ * ROC and precision–recall curves (downsampled, for plotting) and event figures from the job's
+ * alerts.
  *
  * @param pool - the database pool
  * @param job - a completed job (see {@link resolveEvaluationJob})
@@ -360,6 +369,8 @@ export function evaluateJob(pool: Pool, job: JobRecord): Promise<JobEvaluation> 
       pointwise,
       rocAuc: ranking.rocAuc,
       prAuc: ranking.averagePrecision,
+      rocCurve: rocCurve(scored.labels, scored.fused).points,
+      prCurve: prCurve(scored.labels, scored.fused).points,
       events: {
         overall: typeEvents(events.overall),
         byType,

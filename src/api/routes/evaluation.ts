@@ -53,6 +53,8 @@ export function evaluationToWire(e: JobEvaluation): EvaluationWire {
     },
     roc_auc: e.rocAuc,
     pr_auc: e.prAuc,
+    roc_curve: e.rocCurve.map((p) => ({ ...p })),
+    pr_curve: e.prCurve.map((p) => ({ ...p })),
     events: {
       overall: typeEventsToWire(e.events.overall),
       by_type: byType,
@@ -71,7 +73,7 @@ export function register(router: Router, deps: ApiDeps): void {
     path: '/models/:id/eval',
     summary: 'Evaluate a model on a scored dataset',
     description:
-      'Point-wise precision, recall, F1 and confusion matrix at the model’s flag, ROC-AUC, PR-AUC (average precision), and event figures of the job’s alerts: event recall per anomaly type, time to detect, alerts per episode, false alerts. Undefined figures are null. Reads the latest completed job of the pair unless `job_id` is given; 409 when the dataset was never scored by the model.',
+      'Point-wise precision, recall, F1 and confusion matrix at the model’s flag, ROC-AUC, PR-AUC (average precision), the ROC and precision–recall curves (at most 201 points each), and event figures of the job’s alerts: event recall per anomaly type, time to detect, alerts per episode, false alerts. Undefined figures are null. Reads the latest completed job of the pair unless `job_id` is given; 409 when the dataset was never scored by the model.',
     tags: ['evaluation'],
     params: EvaluationParamsSchema,
     query: EvalQuerySchema,
