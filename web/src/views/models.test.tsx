@@ -73,6 +73,12 @@ const evaluation: EvaluationWire = {
   pointwise: { precision: 0.9, recall: 0.45, f1: 0.6, confusion: { tp: 18, fp: 2, tn: 558, fn: 22 } },
   roc_auc: 0.93,
   pr_auc: 0.81,
+  roc_curve: [
+    { threshold: null, fpr: 0, tpr: 0 },
+    { threshold: 1, fpr: 0.004, tpr: 0.45 },
+    { threshold: 0.1, fpr: 1, tpr: 1 },
+  ],
+  pr_curve: [],
   events: {
     overall: {
       episodes: 4,
@@ -164,6 +170,10 @@ describe('Models', () => {
         .getAllByRole('row')
         .map((r) => r.firstChild?.textContent),
     ).toEqual(['type', 'all', 'spike', 'stuck']);
+
+    expect(screen.getByText(/ROC-AUC 0.93 · dashed: chance/)).toBeTruthy();
+    fireEvent.change(screen.getByLabelText('Curve'), { target: { value: 'pr' } });
+    expect(screen.getByText('No precision–recall curve: it needs anomalous records.')).toBeTruthy();
 
     const dist = await screen.findByRole('table', { name: 'Error distribution' });
     const cells = within(within(dist).getAllByRole('row')[2]!).getAllByRole('cell');

@@ -4,7 +4,7 @@
  * precision / recall / F1, ROC space, event recall and time to detect, and the errors by anomaly
  * type, region or project.
  */
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type uPlot from 'uplot';
 import {
   DETECTOR_POLICIES,
@@ -339,43 +339,129 @@ function Confusion({ e }: { e: EvaluationWire }) {
   );
 }
 
-/** ROC space: the chance diagonal and the model's operating point at its own flag. */
-function RocSpace({ e }: { e: EvaluationWire }) {
+/**
+ * The ROC or precision–recall curve of the job's scores, with the chance line (the diagonal, or
+ * the share of anomalous records) and the model's operating point at its own flag.
+ */
+export function CurveChart({ e, kind }: { e: EvaluationWire; kind: 'roc' | 'pr' }) {
   const c = e.pointwise.confusion;
   const tpr = c.tp + c.fn > 0 ? c.tp / (c.tp + c.fn) : null;
   const fpr = c.fp + c.tn > 0 ? c.fp / (c.fp + c.tn) : null;
+  const precision = e.pointwise.precision;
+  const valid = c.tp + c.fp + c.tn + c.fn;
+  const base = valid > 0 ? (c.tp + c.fn) / valid : null;
+  // The operating point and the chance line, drawn over the plot
+  const extra = useRef({ kind, tpr, fpr, precision, base });
+  extra.current = { kind, tpr, fpr, precision, base };
   const options = useMemo<Omit<uPlot.Options, 'width' | 'height'>>(
     () => ({
       scales: { x: { time: false, range: [0, 1] }, y: { range: [0, 1] } },
       series: [
-        { label: 'false positive rate' },
-        { label: 'chance', stroke: '#94a3b8', dash: [4, 4], points: { show: false } },
         {
-          label: 'operating point (TPR)',
-          stroke: seriesColor(1),
-          width: 0,
-          points: { show: true, size: 10, fill: seriesColor(1) },
+          label: kind === 'roc' ? 'false positive rate' : 'recall',
+          value: (_u: uPlot, v: number | null) => fmtNum(v, 3),
+        },
+        {
+          label: kind === 'roc' ? 'true positive rate' : 'precision',
+          stroke: seriesColor(0),
+          width: 2,
+          points: { show: false },
+          value: (_u: uPlot, v: number | null) => fmtNum(v, 3),
         },
       ],
-      axes: [{ label: 'false positive rate' }, { label: 'true positive rate', size: 50 }],
+      axes: [
+        { label: kind === 'roc' ? 'false positive rate' : 'recall' },
+        { label: kind === 'roc' ? 'true positive rate' : 'precision', size: 50 },
+      ],
+      hooks: {
+        draw: [
+          (u: uPlot) => {
+            const x = extra.current;
+            const ctx = u.ctx;
+            ctx.save();
+            ctx.strokeStyle = '#94a3b8';
+            ctx.setLineDash([4, 4]);
+            ctx.lineWidth = 1;
+            ctx.beginPath();
+            if (x.kind === 'roc') {
+              ctx.moveTo(u.valToPos(0, 'x', true), u.valToPos(0, 'y', true));
+              ctx.lineTo(u.valToPos(1, 'x', true), u.valToPos(1, 'y', true));
+            } else if (x.base !== null) {
+              ctx.moveTo(u.valToPos(0, 'x', true), u.valToPos(x.base, 'y', true));
+              ctx.lineTo(u.valToPos(1, 'x', true), u.valToPos(x.base, 'y', true));
+            }
+            ctx.stroke();
+            const px = x.kind === 'roc' ? x.fpr : x.tpr;
+            const py = x.kind === 'roc' ? x.tpr : x.precision;
+            if (px !== null && py !== null) {
+              ctx.setLineDash([]);
+              ctx.fillStyle = seriesColor(1);
+              ctx.beginPath();
+              ctx.arc(
+                u.valToPos(px, 'x', true),
+                u.valToPos(py, 'y', true),
+                5 * devicePixelRatio,
+                0,
+                2 * Math.PI,
+              );
+              ctx.fill();
+            }
+            ctx.restore();
+          },
+        ],
+      },
     }),
-    [],
+    [kind],
   );
-  const data = useMemo<uPlot.AlignedData>(() => {
-    const xs = [0, fpr ?? 0, 1].sort((a, b) => a - b);
-    const diag = xs.map((x) => x);
-    const pt = xs.map((x) => (fpr !== null && tpr !== null && x === fpr ? tpr : null));
-    return [xs, diag, pt];
-  }, [fpr, tpr]);
-  if (tpr === null || fpr === null) return <Empty>ROC space needs both anomalous and normal records.</Empty>;
+  const points = kind === 'roc' ? e.roc_curve : e.pr_curve;
+  const data = useMemo<uPlot.AlignedData>(
+    () =>
+      kind === 'roc'
+        ? [e.roc_curve.map((p) => p.fpr), e.roc_curve.map((p) => p.tpr)]
+        : [e.pr_curve.map((p) => p.recall), e.pr_curve.map((p) => p.precision)],
+    [e, kind],
+  );
+  if (points.length === 0) {
+    return (
+      <Empty>
+        {kind === 'roc'
+          ? 'No ROC curve: it needs both anomalous and normal records.'
+          : 'No precision–recall curve: it needs anomalous records.'}
+      </Empty>
+    );
+  }
   return (
     <>
-      <Chart title="ROC space" options={options} data={data} height={240} />
+      <Chart
+        title={kind === 'roc' ? 'ROC curve' : 'Precision–recall curve'}
+        options={options}
+        data={data}
+        height={240}
+      />
       <p className="legend-note">
-        At the model&apos;s flag: TPR {fmtPct(tpr, 2)}, FPR {fmtPct(fpr, 3)} · ROC-AUC {fmtNum(e.roc_auc)} ·
-        PR-AUC (average precision) {fmtNum(e.pr_auc)}
+        {kind === 'roc'
+          ? `ROC-AUC ${fmtNum(e.roc_auc)} · dashed: chance`
+          : `PR-AUC (average precision) ${fmtNum(e.pr_auc)} · dashed: share of anomalous records`}{' '}
+        · dot: the model&apos;s flag (TPR {fmtPct(tpr, 2)}, FPR {fmtPct(fpr, 3)}, precision{' '}
+        {fmtPct(precision, 2)})
       </p>
     </>
+  );
+}
+
+function Curves({ e }: { e: EvaluationWire }) {
+  const [kind, setKind] = useState<'roc' | 'pr'>('roc');
+  return (
+    <div>
+      <div className="panel-head">
+        <h3>{kind === 'roc' ? 'ROC curve' : 'Precision–recall curve'}</h3>
+        <select aria-label="Curve" value={kind} onChange={(ev) => setKind(ev.target.value as 'roc' | 'pr')}>
+          <option value="roc">ROC</option>
+          <option value="pr">precision–recall</option>
+        </select>
+      </div>
+      <CurveChart key={kind} e={e} kind={kind} />
+    </div>
   );
 }
 
@@ -514,10 +600,7 @@ function Evaluation({
                     <Link href={hrefOf('alerts', { source: e.job_id })}>its alerts</Link>
                   </p>
                 </div>
-                <div>
-                  <h3>ROC space</h3>
-                  <RocSpace e={e} />
-                </div>
+                <Curves e={e} />
               </div>
               <h3>Events by anomaly type</h3>
               <div className="table-wrap">
