@@ -386,69 +386,229 @@ export async function* readMetricsChunks(
     throw toDatabaseError(err);
   }
 
-  // Parse: header once, then fixed-size tuples until the trailer; a tuple may straddle buffers.
-  let pending: Buffer = Buffer.alloc(0);
-  let headerDone = false;
-  let ended = false;
-  let rowIds = new Float64Array(chunkRows);
-  let data = new Float64Array(chunkRows * D);
-  let n = 0;
-  const block = (): MetricsChunk => {
-    const out: MetricsChunk = {
-      firstRowId: rowIds[0]!,
-      rowIds: n === chunkRows ? rowIds : rowIds.slice(0, n),
-      matrix: { rows: n, cols: D, data: n === chunkRows ? data : data.slice(0, n * D) },
-    };
-    rowIds = new Float64Array(chunkRows);
-    data = new Float64Array(chunkRows * D);
-    n = 0;
-    return out;
-  };
-
+  // Parse: header once, then fixed-size tuples until the trailer. Each network buffer is read in
+  // place through one DataView; only a tuple (or header) straddling two buffers is copied, into a
+  // small carry buffer, and decoded from there.
+  const decoder = new TupleDecoder(chunkRows);
   try {
     for await (const piece of source) {
-      const buf = pending.length > 0 ? Buffer.concat([pending, piece]) : piece;
-      let o = 0;
-      if (!headerDone) {
-        if (buf.length < 19) {
-          pending = buf;
-          continue;
-        }
-        if (!buf.subarray(0, 11).equals(COPY_HEADER.subarray(0, 11))) {
-          throw new Error('COPY TO returned data that is not binary COPY format');
-        }
-        o = 19 + buf.readInt32BE(15);
-        headerDone = true;
-      }
-      const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-      while (!ended && o + 2 <= buf.length) {
-        const fields = view.getInt16(o);
-        if (fields === -1) {
-          ended = true;
-          o += 2;
-          break;
-        }
-        if (fields !== 1 + D)
-          throw new Error(`COPY TO returned a tuple of ${fields} fields; expected ${1 + D}`);
-        if (o + TUPLE_BYTES > buf.length) break;
-        rowIds[n] = view.getInt32(o + 6) * TWO_32 + view.getUint32(o + 10);
-        let p = o + 14;
-        const base = n * D;
-        for (let j = 0; j < D; j++) {
-          data[base + j] = view.getFloat64(p + 4);
-          p += 12;
-        }
-        o += TUPLE_BYTES;
-        if (++n === chunkRows) yield block();
-      }
-      pending = o < buf.length ? Buffer.from(buf.subarray(o)) : Buffer.alloc(0);
+      // (After the trailer the stream is read to its end all the same, so that the connection
+      // sees the COPY finish.)
+      decoder.push(piece);
+      while (decoder.full()) yield decoder.take();
     }
   } catch (err) {
     throw toDatabaseError(err);
   } finally {
     client.off('error', ignoreClientError);
   }
-  if (n > 0) yield block();
+  if (decoder.rows > 0) yield decoder.take();
+}
+
+/**
+ * Incremental decoder of a binary COPY stream of `row_id` + the 8 metrics into blocks of
+ * `chunkRows` rows. {@link push} consumes one network buffer (any size, cut anywhere); the
+ * decoded rows go into preallocated arrays, and once a block is full the rest of the buffer waits
+ * (by offset, not copied) until {@link take} hands the block out.
+ */
+class TupleDecoder {
+  ended = false;
+  /** Rows decoded into the current block. */
+  rows = 0;
+  readonly #chunkRows: number;
+  #rowIds: Float64Array;
+  #data: Float64Array;
+  #headerDone = false;
+  /** Bytes of a header or tuple cut by the end of the previous buffer. */
+  #carry: Buffer = Buffer.allocUnsafe(TUPLE_BYTES);
+  #carryLen = 0;
+  /** The buffer being decoded, with its view and the next offset. */
+  #buf: Buffer | undefined;
+  #view: DataView | undefined;
+  #at = 0;
+
+  constructor(chunkRows: number) {
+    this.#chunkRows = chunkRows;
+    this.#rowIds = new Float64Array(chunkRows);
+    this.#data = new Float64Array(chunkRows * D);
+  }
+
+  /** Whether a full block waits for {@link take}. */
+  full(): boolean {
+    return this.rows === this.#chunkRows;
+  }
+
+  /** Hands out the current block (shortened to the rows decoded) and resumes decoding. */
+  take(): MetricsChunk {
+    const n = this.rows;
+    const whole = n === this.#chunkRows;
+    const out: MetricsChunk = {
+      firstRowId: this.#rowIds[0]!,
+      rowIds: whole ? this.#rowIds : this.#rowIds.slice(0, n),
+      matrix: { rows: n, cols: D, data: whole ? this.#data : this.#data.slice(0, n * D) },
+    };
+    // The block now belongs to the caller: decode into fresh arrays.
+    this.#rowIds = new Float64Array(this.#chunkRows);
+    this.#data = new Float64Array(this.#chunkRows * D);
+    this.rows = 0;
+    if (this.#buf) this.#run();
+    return out;
+  }
+
+  /** Consumes one network buffer, decoding until it is used up or the block is full. */
+  push(piece: Buffer): void {
+    if (this.#buf) throw new Error('internal: a buffer is still being decoded');
+    if (this.ended) return;
+    let at = 0;
+    if (!this.#headerDone) {
+      at = this.#header(piece);
+      if (!this.#headerDone) return;
+    }
+    if (this.#carryLen > 0) at = this.#finishCarried(piece, at);
+    if (this.ended) return;
+    this.#buf = piece;
+    this.#view = new DataView(piece.buffer, piece.byteOffset, piece.byteLength);
+    this.#at = at;
+    this.#run();
+  }
+
+  /** Reads the header (signature, flags, extension), possibly across buffers; returns where it ends. */
+  #header(piece: Buffer): number {
+    // The header is 19 bytes plus an extension area, normally empty.
+    const have = this.#carryLen;
+    const need = 19;
+    if (have + piece.length < need) {
+      this.#carry = appendTo(this.#carry, have, piece, 0, piece.length);
+      this.#carryLen += piece.length;
+      return piece.length;
+    }
+    let head: Buffer;
+    let from: number;
+    if (have > 0) {
+      this.#carry = appendTo(this.#carry, have, piece, 0, need - have);
+      head = this.#carry;
+      from = need - have;
+    } else {
+      head = piece;
+      from = need;
+    }
+    if (!head.subarray(0, 11).equals(COPY_HEADER.subarray(0, 11))) {
+      throw new Error('COPY TO returned data that is not binary COPY format');
+    }
+    const ext = head.readInt32BE(15);
+    this.#carryLen = 0;
+    this.#headerDone = true;
+    // Skip the extension area (no extension is defined), which may itself span buffers.
+    this.#skip = ext;
+    return this.#skipBytes(piece, from);
+  }
+
+  /** Extension bytes still to skip. */
+  #skip = 0;
+
+  #skipBytes(piece: Buffer, at: number): number {
+    const n = Math.min(this.#skip, piece.length - at);
+    this.#skip -= n;
+    return at + n;
+  }
+
+  /** Completes the tuple (or trailer) cut by the previous buffer; returns where it ends in `piece`. */
+  #finishCarried(piece: Buffer, at: number): number {
+    let have = this.#carryLen;
+    // The field count decides whether this is a tuple or the trailer.
+    if (have < 2) {
+      if (at >= piece.length) return at;
+      this.#carry[have++] = piece[at++]!;
+      this.#carryLen = have;
+    }
+    const fields = this.#carry.readInt16BE(0);
+    if (fields === -1) {
+      this.ended = true;
+      this.#carryLen = 0;
+      return at;
+    }
+    if (fields !== 1 + D) throw new Error(`COPY TO returned a tuple of ${fields} fields; expected ${1 + D}`);
+    const take = Math.min(TUPLE_BYTES - have, piece.length - at);
+    piece.copy(this.#carry, have, at, at + take);
+    this.#carryLen = have + take;
+    if (this.#carryLen < TUPLE_BYTES) return at + take;
+    this.#carryLen = 0;
+    const view = new DataView(this.#carry.buffer, this.#carry.byteOffset, TUPLE_BYTES);
+    this.#decodeTuple(view, 0);
+    return at + take;
+  }
+
+  /** Decodes whole tuples of the current buffer until it ends or the block is full. */
+  #run(): void {
+    const buf = this.#buf!;
+    const view = this.#view!;
+    if (this.#skip > 0) this.#at = this.#skipBytes(buf, this.#at);
+    let o = this.#at;
+    const len = buf.length;
+    const rowIds = this.#rowIds;
+    const data = this.#data;
+    const room = this.#chunkRows;
+    let n = this.rows;
+    while (n < room && o + 2 <= len) {
+      const fields = view.getInt16(o);
+      if (fields !== 1 + D) {
+        if (fields === -1) {
+          this.ended = true;
+          o = len;
+          break;
+        }
+        throw new Error(`COPY TO returned a tuple of ${fields} fields; expected ${1 + D}`);
+      }
+      if (o + TUPLE_BYTES > len) break;
+      rowIds[n] = view.getInt32(o + 6) * TWO_32 + view.getUint32(o + 10);
+      const b = n * D;
+      data[b] = view.getFloat64(o + 18);
+      data[b + 1] = view.getFloat64(o + 30);
+      data[b + 2] = view.getFloat64(o + 42);
+      data[b + 3] = view.getFloat64(o + 54);
+      data[b + 4] = view.getFloat64(o + 66);
+      data[b + 5] = view.getFloat64(o + 78);
+      data[b + 6] = view.getFloat64(o + 90);
+      data[b + 7] = view.getFloat64(o + 102);
+      o += TUPLE_BYTES;
+      n++;
+    }
+    this.rows = n;
+    if (n === room && o < len) {
+      // Block full: the rest of this buffer waits for take().
+      this.#at = o;
+      return;
+    }
+    // Buffer used up: keep a cut tuple's head for the next buffer.
+    if (!this.ended && o < len) {
+      buf.copy(this.#carry, 0, o, len);
+      this.#carryLen = len - o;
+    }
+    this.#buf = undefined;
+    this.#view = undefined;
+    this.#at = 0;
+  }
+
+  /** Decodes the tuple at `o` of `view` (field count already checked) into the next row. */
+  #decodeTuple(view: DataView, o: number): void {
+    const n = this.rows;
+    this.#rowIds[n] = view.getInt32(o + 6) * TWO_32 + view.getUint32(o + 10);
+    const b = n * D;
+    for (let j = 0; j < D; j++) this.#data[b + j] = view.getFloat64(o + 18 + 12 * j);
+    this.rows = n + 1;
+  }
+}
+
+/** Copies `src[from, to)` after the first `len` bytes of `dst`, growing `dst` when needed. */
+function appendTo(dst: Buffer, len: number, src: Buffer, from: number, to: number): Buffer {
+  const need = len + (to - from);
+  let out = dst;
+  if (need > dst.length) {
+    out = Buffer.allocUnsafe(Math.max(need, 2 * dst.length));
+    dst.copy(out, 0, 0, len);
+  }
+  src.copy(out, len, from, to);
+  return out;
 }
 
 function ignoreClientError(): void {
