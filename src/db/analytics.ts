@@ -472,21 +472,47 @@ async function copyFixedRows(
   } catch (err) {
     throw toDatabaseError(err);
   }
-  let carry: Buffer | null = null;
+  let head: Buffer | null = null;
   let headerDone = false;
+  // A row split between chunks: its first bytes, copied (only rows, never whole chunks, are
+  // copied, so the stream's garbage stays the chunks themselves).
+  const partial = Buffer.alloc(size);
+  let partialLength = 0;
+  let ended = false;
   let seen = 0;
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
+    for await (const data of stream as AsyncIterable<Buffer>) {
+      let buf = data;
       let o = 0;
       if (!headerDone) {
         // Signature (11 bytes), flags (4), header extension length (4) and extension.
-        if (buf.length < 19) {
-          carry = buf;
+        buf = head ? Buffer.concat([head, data]) : data;
+        if (buf.length < 19 || buf.length < 19 + buf.readUInt32BE(15)) {
+          head = buf;
           continue;
         }
         o = 19 + buf.readUInt32BE(15);
+        head = null;
         headerDone = true;
+      }
+      if (ended) continue;
+      if (partialLength > 0) {
+        // Complete the split row (or the trailer, two bytes of −1).
+        const need = Math.min(size - partialLength, buf.length - o);
+        buf.copy(partial, partialLength, o, o + need);
+        partialLength += need;
+        o += need;
+        if (partialLength >= 2 && partial.readInt16BE(0) === -1) {
+          ended = true;
+          continue;
+        }
+        if (partialLength < size) continue;
+        const n = partial.readInt16BE(0);
+        if (n !== fields) throw new Error(`COPY: ${n} fields in a row, expected ${fields}`);
+        for (let j = 0; j < fields; j++) at[j] = rel[j]!;
+        onRow(partial, at);
+        seen++;
+        partialLength = 0;
       }
       while (buf.length - o >= size) {
         const n = buf.readInt16BE(o);
@@ -497,8 +523,12 @@ async function copyFixedRows(
         o += size;
         seen++;
       }
-      carry = o < buf.length ? buf.subarray(o) : null;
-      if (carry && carry.length >= 2 && carry.readInt16BE(0) === -1) carry = null;
+      if (buf.length - o >= 2 && buf.readInt16BE(o) === -1) {
+        ended = true;
+        continue;
+      }
+      buf.copy(partial, 0, o);
+      partialLength = buf.length - o;
     }
   } catch (err) {
     stream.destroy();
@@ -563,17 +593,15 @@ class MetricSpill {
     this.#used = 0;
   }
 
-  /** Metric j's values, `n` of them, in arrival order. */
-  read(j: number, n: number): Float64Array {
-    const out = new Float64Array(n);
-    const bytes = new Uint8Array(out.buffer);
+  /** Reads metric j's values, in arrival order, into `out` (whose length is the row count). */
+  read(j: number, out: Float64Array): void {
+    const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     let done = 0;
     while (done < bytes.length) {
       const got = readSync(this.#fds[j]!, bytes, done, Math.min(bytes.length - done, 1 << 26), done);
       if (got <= 0) throw new Error(`spill file of metric ${j} is short`);
       done += got;
     }
-    return out;
   }
 
   close(): void {
@@ -684,18 +712,27 @@ function layoutOfRuns(
   };
 }
 
-/** Metric j's values placed by minute (read from the spill, runs moved when needed). */
-function placedValues(spill: MetricSpill, j: number, n: number, layout: MinuteLayout): Float64Array {
-  const raw = spill.read(j, n);
-  if (!layout.gather) return raw;
-  const out = new Float64Array(n);
+/**
+ * Metric j's values placed by minute, read from the spill into `raw` (and, when runs must move,
+ * gathered into `placed`): the same one or two buffers serve every metric, so memory holds one
+ * metric whatever their number.
+ */
+function placedValues(
+  spill: MetricSpill,
+  j: number,
+  layout: MinuteLayout,
+  raw: Float64Array,
+  placed: Float64Array | null,
+): Float64Array {
+  spill.read(j, raw);
+  if (!layout.gather || !placed) return raw;
   const { start, length } = layout.gather;
   let at = 0;
   for (let p = 0; p < start.length; p++) {
-    out.set(raw.subarray(start[p], start[p]! + length[p]!), at);
+    placed.set(raw.subarray(start[p], start[p]! + length[p]!), at);
     at += length[p]!;
   }
-  return out;
+  return placed;
 }
 
 /** One standard bucket width's series: bucket starts and, per bucket, minute-slot ranges. */
@@ -1039,11 +1076,13 @@ async function computeStats(
       series.set(l.seconds, cols);
     }
 
-    // One metric at a time: read from its spill file, placed by minute, then dropped.
+    // One metric at a time, each read from its spill file into the same buffers.
+    const raw = new Float64Array(nRows);
+    const placed = layout.gather ? new Float64Array(nRows) : null;
     const metricSummary = {} as Record<MetricName, MetricSummary>;
     const histograms = {} as StoredStats['histograms'];
     METRICS.forEach((metric, j) => {
-      const v = placedValues(spill, j, nRows, layout);
+      const v = placedValues(spill, j, layout, raw, placed);
       const mo = moments(v);
       // Per-bucket figures, finest first (each selection reorders only inside its buckets).
       const perMinute = minuteFigures(v, layout);
