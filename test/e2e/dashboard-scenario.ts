@@ -131,10 +131,18 @@ export async function runScenario(page: Page, target: ScenarioTarget) {
     anomalies: number;
     pointwise: { confusion: { tp: number; fp: number; tn: number; fn: number } };
     events: { alerts: number };
+    roc_curve: { threshold: number | null; fpr: number; tpr: number }[];
+    pr_curve: unknown[];
   }>(`/models/${modelId}/eval?dataset_id=${ds!.id}`);
   const c = evaluation.pointwise.confusion;
   expect(await confusion.textContent()).toContain(`TP ${c.tp.toLocaleString('en-US')}`);
   expect(await confusion.textContent()).toContain(`TN ${c.tn.toLocaleString('en-US')}`);
+  expect(evaluation.roc_curve[0]).toEqual({ threshold: null, fpr: 0, tpr: 0 });
+  expect(evaluation.pr_curve.length).toBeGreaterThan(1);
+  await page.getByLabel('Curve', { exact: true }).selectOption('pr');
+  await page.getByRole('img', { name: 'Precision–recall curve' }).locator('canvas').waitFor();
+  await page.getByLabel('Curve', { exact: true }).selectOption('roc');
+  await page.getByRole('img', { name: 'ROC curve' }).locator('canvas').waitFor();
   await page.getByRole('table', { name: 'Error distribution' }).waitFor();
   await page.getByRole('table', { name: 'Events by anomaly type' }).waitFor();
   expect(await page.locator('.chart canvas').count()).toBeGreaterThanOrEqual(2);
