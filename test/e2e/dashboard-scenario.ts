@@ -78,25 +78,30 @@ export async function runScenario(page: Page, target: ScenarioTarget) {
   await gen.getByRole('button', { name: 'Generate' }).click();
   await gen.getByText('host_count must be an integer in [1, 10000]; got 0').waitFor();
 
-  // Control: generate a small dataset with anomalies
-  await gen.getByLabel('Name').fill('e2e-fleet');
-  await gen.getByLabel('Hosts').fill('5');
-  await gen.getByLabel('Duration (s)').fill('14400');
-  await gen.getByLabel('Interval (s)').fill('60');
-  await gen.getByLabel('Seed').fill('11');
-  await gen.getByLabel('Anomaly rate').fill('0.1');
-  await gen.getByRole('button', { name: 'Generate' }).click();
-  const datasetRow = page
-    .getByRole('table', { name: 'Recent datasets' })
-    .getByRole('row', { name: /e2e-fleet/ });
-  await datasetRow.getByText('completed').waitFor({ timeout: LONG });
-  const datasets = await api<{ items: { id: string; name: string; row_count: number }[] }>('/datasets');
-  const ds = datasets.items.find((d) => d.name === 'e2e-fleet');
-  expect(ds?.row_count).toBe(5 * 240);
+  // Control: generate two small datasets, normal-only to train on and one with anomalies
+  const generate = async (name: string, seed: number, rate: number) => {
+    await gen.getByLabel('Name').fill(name);
+    await gen.getByLabel('Hosts').fill('5');
+    await gen.getByLabel('Duration (s)').fill('14400');
+    await gen.getByLabel('Interval (s)').fill('60');
+    await gen.getByLabel('Seed').fill(String(seed));
+    await gen.getByLabel('Anomaly rate').fill(String(rate));
+    await gen.getByRole('button', { name: 'Generate' }).click();
+    const row = page
+      .getByRole('table', { name: 'Recent datasets' })
+      .getByRole('row', { name: new RegExp(name) });
+    await row.getByText('completed').waitFor({ timeout: LONG });
+    const list = await api<{ items: { id: string; name: string; row_count: number }[] }>('/datasets');
+    const found = list.items.find((d) => d.name === name);
+    expect(found?.row_count).toBe(5 * 240);
+    return found!;
+  };
+  const normal = await generate('e2e-normal', 7, 0);
+  const ds = await generate('e2e-fleet', 11, 0.1);
 
-  // Control: train on it
+  // Control: train on the normal data
   const train = page.getByRole('form', { name: 'Train a model' });
-  await train.getByLabel('Dataset').selectOption(ds!.id);
+  await train.getByLabel('Dataset').selectOption(normal.id);
   await train.getByLabel('Name').fill('e2e-model');
   await train.getByRole('button', { name: 'Train' }).click();
   const modelRow = page.getByRole('table', { name: 'Recent models' }).getByRole('row', { name: /e2e-model/ });
@@ -120,7 +125,7 @@ export async function runScenario(page: Page, target: ScenarioTarget) {
   // Models: start a scoring job and follow it to its evaluation
   await page.goto(`${origin}/app/models?model=${modelId}`);
   const job = page.getByRole('form', { name: 'Score a dataset' });
-  await job.getByLabel('Dataset').selectOption(ds!.id);
+  await job.getByLabel('Dataset').selectOption(ds.id);
   await job.getByRole('button', { name: 'Start scoring job' }).click();
   const jobs = page.getByRole('table', { name: 'Jobs of this model' });
   await jobs.getByText('completed').waitFor({ timeout: LONG });
@@ -133,7 +138,7 @@ export async function runScenario(page: Page, target: ScenarioTarget) {
     events: { alerts: number };
     roc_curve: { threshold: number | null; fpr: number; tpr: number }[];
     pr_curve: unknown[];
-  }>(`/models/${modelId}/eval?dataset_id=${ds!.id}`);
+  }>(`/models/${modelId}/eval?dataset_id=${ds.id}`);
   const c = evaluation.pointwise.confusion;
   expect(await confusion.textContent()).toContain(`TP ${c.tp.toLocaleString('en-US')}`);
   expect(await confusion.textContent()).toContain(`TN ${c.tn.toLocaleString('en-US')}`);
@@ -165,6 +170,7 @@ export async function runScenario(page: Page, target: ScenarioTarget) {
   await page.getByRole('img', { name: 'Time series' }).locator('canvas').first().waitFor();
   await settled(page);
   expect(await page.getByLabel('Host', { exact: true }).inputValue()).toBe(host);
+  await shot('analytics-alert');
 
   // Every tab by its URL
   for (const tab of ['control', 'runs', 'analytics', 'models', 'inference', 'alerts']) {
@@ -188,5 +194,5 @@ export async function runScenario(page: Page, target: ScenarioTarget) {
     }
     await shot(tab);
   }
-  return { datasetId: ds!.id, modelId, jobId: evaluation.job_id };
+  return { datasetId: ds.id, modelId, jobId: evaluation.job_id };
 }
