@@ -4,9 +4,9 @@
  *
  * uWS rules this module honours: everything needed from the request (`HttpRequest`) is read
  * synchronously in the handler, before any await, because the request object is stack
- * allocated; `onAborted` is attached before the handler returns so that an asynchronous response
- * is allowed; after an abort the response object must not be touched; writes after the first
- * await happen inside `res.cork`; the status is written before any header.
+ * allocated; `onAborted` is attached before the handler returns whenever the response is sent
+ * later (a response sent inside the handler needs none); after an abort the response object must
+ * not be touched; every write happens inside `res.cork`; the status is written before any header.
  */
 import { createRequire } from 'node:module';
 import type {
@@ -41,9 +41,14 @@ const REASONS: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+// `writeStatus` lines, built once.
+const STATUS_LINES = new Map<number, string>(
+  Object.entries(REASONS).map(([code, reason]) => [Number(code), `${code} ${reason}`]),
+);
+
 /** The `writeStatus` line of a status code (`404 Not Found`). */
 export function statusLine(status: number): string {
-  return `${status} ${REASONS[status] ?? 'Status'}`;
+  return STATUS_LINES.get(status) ?? `${status} Status`;
 }
 
 /** The CORS policy: which origins may call the API from a browser (none by default). */
@@ -52,44 +57,56 @@ export interface CorsPolicy {
   origins: readonly string[];
 }
 
+/** The content type of JSON responses. */
+export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
 /**
  * One exchange: the response plus what was read from the request up front, and whether the
  * client has gone away. Create it synchronously in the uWS handler.
+ *
+ * Cheap on purpose, as it is made for every request: only the headers asked for are read (plus
+ * `origin` when a CORS policy is set), and the client's going away is only tracked once
+ * {@link Exchange.trackAbort} is called — which is required before the uWS handler returns
+ * without having answered — with an AbortController made only when {@link Exchange.signal} is
+ * read.
  */
 export class Exchange {
   readonly method: string;
   readonly url: string;
   readonly rawQuery: string;
-  /** Request headers, lower-case names. */
+  /** The request headers asked for (lower-case names); absent or empty ones are left out. */
   readonly headers: Readonly<Record<string, string>>;
-  /** Aborted when the client disconnects before the response is sent. */
-  readonly signal: AbortSignal;
   #res: HttpResponse;
-  #controller = new AbortController();
-  #done = false;
   #cors: CorsPolicy;
+  #done = false;
+  #aborted = false;
+  #tracking = false;
+  #controller: AbortController | undefined;
+  #onAbort: (() => void) | undefined;
 
   /**
    * @param res - the uWS response
    * @param req - the uWS request (read here, never kept)
    * @param cors - the CORS policy to apply to every response
+   * @param headerNames - the request headers to read (lower-case); `origin` is read besides
+   *   when `cors` allows any origin
    */
-  constructor(res: HttpResponse, req: HttpRequest, cors: CorsPolicy) {
+  constructor(res: HttpResponse, req: HttpRequest, cors: CorsPolicy, headerNames: readonly string[] = []) {
     this.#res = res;
     this.#cors = cors;
     this.method = req.getMethod().toUpperCase();
     this.url = req.getUrl();
     this.rawQuery = req.getQuery() ?? '';
     const headers: Record<string, string> = {};
-    req.forEach((k, v) => {
-      headers[k] = v;
-    });
+    for (const name of headerNames) {
+      const v = req.getHeader(name);
+      if (v !== '') headers[name] = v;
+    }
+    if (cors.origins.length > 0 && headers.origin === undefined) {
+      const origin = req.getHeader('origin');
+      if (origin !== '') headers.origin = origin;
+    }
     this.headers = headers;
-    this.signal = this.#controller.signal;
-    res.onAborted(() => {
-      this.#done = true;
-      this.#controller.abort();
-    });
   }
 
   /** True once a response was sent or the client went away. */
@@ -97,18 +114,53 @@ export class Exchange {
     return this.#done;
   }
 
+  /** True once the client went away (only known after {@link trackAbort}). */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /**
+   * Aborted when the client disconnects before the response is sent (made on first use; it can
+   * only fire after {@link trackAbort}).
+   */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort();
+    }
+    return this.#controller.signal;
+  }
+
+  /**
+   * Starts tracking the client's going away (uWS `onAborted`). Call it synchronously in the uWS
+   * handler whenever the response will be sent later; a response sent before the handler returns
+   * needs none. Idempotent.
+   */
+  trackAbort(): void {
+    if (this.#tracking || this.#done) return;
+    this.#tracking = true;
+    this.#res.onAborted(() => {
+      this.#done = true;
+      this.#aborted = true;
+      this.#controller?.abort();
+      this.#onAbort?.();
+    });
+  }
+
   /**
    * Reads the whole body, failing with PayloadTooLargeError as soon as it exceeds `limit` bytes
-   * (checked against Content-Length first, then while streaming).
+   * (checked against Content-Length first, then while streaming). Call it synchronously in the
+   * uWS handler (it tracks aborts); the `content-length` header is used when it was read.
    */
   readBody(limit: number): Promise<Buffer> {
+    this.trackAbort();
     const declared = Number(this.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) return Promise.reject(new PayloadTooLargeError(limit));
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
       let failed = false;
-      this.signal.addEventListener('abort', () => reject(new Error('client disconnected')), { once: true });
+      this.#onAbort = () => reject(new Error('client disconnected'));
       this.#res.onData((chunk, isLast) => {
         if (failed) return;
         size += chunk.byteLength;
@@ -125,17 +177,21 @@ export class Exchange {
   }
 
   /**
-   * Sends a response (once; later calls and calls after an abort do nothing).
+   * Sends a response (once; later calls and calls after an abort do nothing), corked: status,
+   * CORS headers, `content-type`, the other headers, then the body.
    *
    * @param status - the status code
    * @param body - the body (empty for none)
-   * @param headers - extra headers (content type included)
+   * @param contentType - the `content-type` header, or undefined for none (a `content-type` in
+   *   `headers` wins)
+   * @param headers - extra headers
    * @param closeConnection - close the connection after sending (after a 413 mid-upload)
    */
   send(
     status: number,
     body: string | Uint8Array,
-    headers: Record<string, string> = {},
+    contentType?: string,
+    headers?: Readonly<Record<string, string>>,
     closeConnection = false,
   ): void {
     if (this.#done) return;
@@ -143,28 +199,29 @@ export class Exchange {
     const res = this.#res;
     res.cork(() => {
       res.writeStatus(statusLine(status));
-      for (const [k, v] of Object.entries(this.#corsHeaders())) res.writeHeader(k, v);
-      for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
+      this.#writeCors(res);
+      if (contentType !== undefined && headers?.['content-type'] === undefined) {
+        res.writeHeader('content-type', contentType);
+      }
+      if (headers) for (const k of Object.keys(headers)) res.writeHeader(k, headers[k]!);
       res.end(body, closeConnection);
     });
   }
 
   /** Sends `value` as JSON. */
   sendJson(status: number, value: unknown, closeConnection = false): void {
-    this.send(
-      status,
-      JSON.stringify(value),
-      { 'content-type': 'application/json; charset=utf-8' },
-      closeConnection,
-    );
+    this.send(status, JSON.stringify(value), JSON_CONTENT_TYPE, undefined, closeConnection);
   }
 
-  #corsHeaders(): Record<string, string> {
-    const origin = this.headers.origin;
+  #writeCors(res: HttpResponse): void {
     const allowed = this.#cors.origins;
-    if (!origin || allowed.length === 0) return {};
-    if (allowed.includes('*')) return { 'access-control-allow-origin': '*' };
-    if (allowed.includes(origin)) return { 'access-control-allow-origin': origin, vary: 'Origin' };
-    return {};
+    if (allowed.length === 0) return;
+    const origin = this.headers.origin;
+    if (!origin) return;
+    if (allowed.includes('*')) res.writeHeader('access-control-allow-origin', '*');
+    else if (allowed.includes(origin)) {
+      res.writeHeader('access-control-allow-origin', origin);
+      res.writeHeader('vary', 'Origin');
+    }
   }
 }

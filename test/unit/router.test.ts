@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../../src/core/errors.js';
 import { uws, type us_listen_socket } from '../../src/api/http.js';
-import { rawReply, reply, Router } from '../../src/api/router.js';
+import {
+  compileParamsCheck,
+  emptyQueryOutput,
+  isPureSchema,
+  rawReply,
+  reply,
+  Router,
+} from '../../src/api/router.js';
 
 const LIMIT = 1024;
 const logged: string[] = [];
@@ -273,5 +280,195 @@ describe('router: CORS', () => {
     );
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-methods')).toContain('POST');
+  });
+});
+
+describe('router: compiled per-route steps', () => {
+  it('tells pure response schemas (parse = encode) from those that change values', () => {
+    const pure = [
+      z.object({ id: z.uuid(), n: z.number().int().min(0), at: z.string(), tags: z.array(z.string()) }),
+      z.object({ a: z.string().nullable().optional(), b: z.union([z.literal('x'), z.enum(['y', 'z'])]) }),
+      z.discriminatedUnion('kind', [z.object({ kind: z.literal('a') }), z.object({ kind: z.literal('b') })]),
+      z.record(z.string(), z.tuple([z.number(), z.boolean()])),
+      z.object({ n: z.number().refine((v) => v > 0) }),
+    ];
+    for (const s of pure) expect(isPureSchema(s)).toBe(true);
+    const impure = [
+      z.object({ n: z.string().transform(Number) }),
+      z.object({ n: z.number().default(1) }),
+      z.object({ s: z.string().trim() }),
+      z.object({
+        at: z.codec(z.iso.datetime(), z.date(), {
+          decode: (s) => new Date(s),
+          encode: (d) => d.toISOString(),
+        }),
+      }),
+      z.array(z.object({ n: z.number().catch(0) })),
+    ];
+    for (const s of impure) expect(isPureSchema(s)).toBe(false);
+  });
+
+  it('checks UUID path parameters exactly as zod does', () => {
+    const schema = z.object({ id: z.uuid() });
+    const fast = compileParamsCheck(schema, ['id']);
+    expect(fast).toBeDefined();
+    const samples = [
+      '0b6f8f5e-3c4e-4f8e-9a57-1c2d3e4f5a6b',
+      '0B6F8F5E-3C4E-4F8E-9A57-1C2D3E4F5A6B',
+      '00000000-0000-0000-0000-000000000000',
+      'ffffffff-ffff-ffff-ffff-ffffffffffff',
+      '0b6f8f5e-3c4e-0f8e-9a57-1c2d3e4f5a6b', // version 0
+      '0b6f8f5e-3c4e-4f8e-7a57-1c2d3e4f5a6b', // bad variant
+      '0b6f8f5e3c4e4f8e9a571c2d3e4f5a6b',
+      '0b6f8f5e-3c4e-4f8e-9a57-1c2d3e4f5a6b ',
+      '0b6f8f5e-3c4e-4f8e-9a57-1c2d3e4f5a6b\n',
+      '',
+      'nope',
+    ];
+    for (const id of samples) expect(fast!({ id }), id).toBe(schema.safeParse({ id }).success);
+    // Anything but plain strings and pattern-only formats keeps zod.
+    expect(compileParamsCheck(z.object({ id: z.uuid().min(40) }), ['id'])).toBeUndefined();
+    expect(compileParamsCheck(z.object({ id: z.string().transform(Number) }), ['id'])).toBeUndefined();
+    expect(compileParamsCheck(z.object({ id: z.email() }), ['id'])).toBeUndefined();
+    expect(
+      compileParamsCheck(
+        z.object({ id: z.uuid() }).refine(() => true),
+        ['id'],
+      ),
+    ).toBeUndefined();
+    expect(compileParamsCheck(z.object({ id: z.uuid() }), ['key'])).toBeUndefined();
+    expect(compileParamsCheck(z.object({ name: z.string() }), ['name'])!({ name: 'x' })).toBe(true);
+  });
+
+  it('computes the output of an empty query once, and only when it is plain, stable data', () => {
+    const paged = emptyQueryOutput(
+      z.strictObject({ limit: z.string().optional() }).transform((q) => ({ limit: Number(q.limit ?? 50) })),
+    );
+    expect(paged).toEqual({ value: { limit: 50 } });
+    expect(Object.isFrozen(paged!.value)).toBe(true);
+    expect(emptyQueryOutput(z.strictObject({ column: z.string() }))).toBeUndefined();
+    expect(emptyQueryOutput(z.strictObject({}).transform(() => ({ at: new Date() })))).toBeUndefined();
+    let n = 0;
+    expect(emptyQueryOutput(z.strictObject({}).transform(() => ({ n: n++ })))).toBeUndefined();
+  });
+});
+
+describe('router: answering', () => {
+  const id = '0b6f8f5e-3c4e-4f8e-9a57-1c2d3e4f5a6b';
+  let srv: { url: string; close: () => void };
+  let entered = false;
+  let aborted = false;
+  let seenQueries: unknown[] = [];
+  beforeAll(async () => {
+    const router = new Router(uws.App(), {
+      bodyLimit: LIMIT,
+      log: { error: (message) => logged.push(message) },
+    });
+    router.route({
+      method: 'get',
+      path: '/sync/:id',
+      summary: 'answers at once',
+      params: z.object({ id: z.uuid({ error: (i) => `id must be a UUID; got ${JSON.stringify(i.input)}` }) }),
+      query: z
+        .strictObject({ limit: z.string().regex(/^\d+$/).optional() })
+        .transform((q) => ({ limit: Number(q.limit ?? 50) })),
+      response: z.object({ id: z.string(), limit: z.number() }),
+      handler: ({ params, query }) => {
+        seenQueries.push(query);
+        // An extra key: the response schema strips it.
+        return { id: params.id, limit: query.limit, secret: 'x' } as { id: string; limit: number };
+      },
+    });
+    router.route({
+      method: 'get',
+      path: '/sync-throws',
+      summary: 'throws at once',
+      response: z.object({}),
+      handler: () => {
+        throw new ConflictError('busy right now');
+      },
+    });
+    router.route({
+      method: 'get',
+      path: '/sync-raw',
+      summary: 'a raw reply at once',
+      response: z.string(),
+      handler: () => rawReply(200, Buffer.from('{"cached":true}'), 'application/json; charset=utf-8'),
+    });
+    router.route({
+      method: 'get',
+      path: '/headers',
+      summary: 'echoes declared headers',
+      headers: ['x-trace'],
+      response: z.record(z.string(), z.string()),
+      handler: ({ headers }) => Promise.resolve({ ...headers }),
+    });
+    router.route({
+      method: 'get',
+      path: '/slow',
+      summary: 'waits for the client to go away',
+      response: z.object({}),
+      handler: ({ signal }) =>
+        new Promise((resolve) => {
+          entered = true;
+          signal.addEventListener('abort', () => {
+            aborted = true;
+            resolve({});
+          });
+        }),
+    });
+    srv = await listen(router);
+  });
+  afterAll(() => srv.close());
+
+  it('answers synchronous results, stripping what the response schema does not list', async () => {
+    seenQueries = [];
+    const r = await call(`/sync/${id}`, {}, srv.url);
+    expect(r).toMatchObject({ status: 200, json: { id, limit: 50 } });
+    expect(r.text).not.toContain('secret');
+    expect((await call(`/sync/${id}?limit=7`, {}, srv.url)).json).toEqual({ id, limit: 7 });
+    await call(`/sync/${id}`, {}, srv.url);
+    // The empty query's output is computed once and shared, frozen.
+    expect(seenQueries[0]).toBe(seenQueries[2]);
+    expect(Object.isFrozen(seenQueries[0])).toBe(true);
+    const raw = await call('/sync-raw', {}, srv.url);
+    expect(raw).toMatchObject({ status: 200, json: { cached: true } });
+  });
+
+  it('still answers 400 for bad parameters and queries, and maps synchronous throws', async () => {
+    expect(await call('/sync/nope', {}, srv.url)).toMatchObject({
+      status: 400,
+      json: {
+        error: { message: 'id must be a UUID; got "nope"', details: { issues: [{ path: 'params.id' }] } },
+      },
+    });
+    expect((await call(`/sync/${id}?limit=x`, {}, srv.url)).status).toBe(400);
+    expect((await call(`/sync/${id}?colour=red`, {}, srv.url)).text).toContain('colour');
+    expect((await call('/sync-throws?x=1', {}, srv.url)).text).toContain('this route takes none');
+    expect(await call('/sync-throws', {}, srv.url)).toMatchObject({
+      status: 409,
+      json: { error: { code: 'conflict', message: 'busy right now' } },
+    });
+    expect(await call('/sync/%E0%A4%A', {}, srv.url)).toMatchObject({
+      status: 400,
+      json: { error: { code: 'invalid_input', details: { issues: [{ path: 'params' }] } } },
+    });
+  });
+
+  it('hands handlers the headers they declare, and no others', async () => {
+    const r = await call('/headers', { headers: { 'x-trace': 'abc', 'x-other': 'no' } }, srv.url);
+    expect(r.json).toEqual({ 'x-trace': 'abc' });
+  });
+
+  it('aborts the signal of a handler whose client went away', async () => {
+    entered = false;
+    aborted = false;
+    const controller = new AbortController();
+    const pending = fetch(`${srv.url}/slow`, { signal: controller.signal }).catch(() => 'gone');
+    // Once the handler runs, the client goes away.
+    while (!entered) await new Promise((r) => setTimeout(r, 10));
+    controller.abort();
+    expect(await pending).toBe('gone');
+    while (!aborted) await new Promise((r) => setTimeout(r, 10));
   });
 });

@@ -105,22 +105,25 @@ export function analyticsCacheOf(deps: ApiDeps): AnalyticsCache {
 }
 
 /**
- * Answers from the cache, or computes, checks against the route's schema, serializes and keeps
- * the answer (only successes are kept: they exist for completed datasets alone).
+ * Answers from the cache — at once, so the router writes it within the same uWS callback — or
+ * computes, checks against the route's schema, serializes and keeps the answer (only successes
+ * are kept: they exist for completed datasets alone).
  */
-async function cached<T>(
+function cached<T>(
   cache: AnalyticsCache,
   key: string | null,
   datasetId: string,
   schema: { encode(value: T): unknown },
   compute: () => Promise<T>,
-): Promise<T | Reply<string | Uint8Array>> {
+): Reply<string | Uint8Array> | Promise<T | Reply<string | Uint8Array>> {
   if (key === null) return compute();
   const hit = cache.get(key);
   if (hit) return rawReply(200, hit, JSON_TYPE);
-  const body = Buffer.from(JSON.stringify(schema.encode(await compute())));
-  cache.set(key, datasetId, body);
-  return rawReply(200, body, JSON_TYPE);
+  return compute().then((value) => {
+    const body = Buffer.from(JSON.stringify(schema.encode(value)));
+    cache.set(key, datasetId, body);
+    return rawReply(200, body, JSON_TYPE);
+  });
 }
 const ERRORS = [404, 409];
 
