@@ -92,7 +92,10 @@ try {
     return { seconds: (performance.now() - t) / 1000, before: before / 2 ** 20, peak: peak / 2 ** 20 };
   };
   const first = await sampled(() =>
-    computeDatasetStats(pool, id, { onStage: (stage, ms) => stages.push({ stage, ms }) }),
+    computeDatasetStats(pool, id, {
+      onStage: (stage, ms) =>
+        stages.push({ stage, ms, 'RSS at its end MB': process.memoryUsage().rss / 2 ** 20 }),
+    }),
   );
   const second = await sampled(() => computeDatasetStats(pool, id, { force: true }));
   table([

@@ -1187,12 +1187,18 @@ async function storeStats(client: PoolClient, id: string, s: ComputedStats, ms: 
         ms,
       ],
     );
+    // Each column its own bytea parameter, sent in binary (a bytea[] parameter would go as text,
+    // every byte written out in hex, several times the columns' size in memory at once).
     for (const [seconds, cols] of s.series) {
-      const names = [...cols.keys()];
+      const params: unknown[] = [id, seconds];
+      const rows: string[] = [];
+      for (const [name, data] of cols) {
+        const at = params.push(name, encodeColumn(data));
+        rows.push(`($1, $2, $${at - 1}, $${at})`);
+      }
       await client.query(
-        `INSERT INTO dataset_stats_series (dataset_id, bucket_s, name, data)
-         SELECT $1, $2, n, d FROM unnest($3::text[], $4::bytea[]) AS u(n, d)`,
-        [id, seconds, names, names.map((n) => encodeColumn(cols.get(n)!))],
+        `INSERT INTO dataset_stats_series (dataset_id, bucket_s, name, data) VALUES ${rows.join(', ')}`,
+        params,
       );
     }
     await client.query('COMMIT');
