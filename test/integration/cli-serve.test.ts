@@ -3,6 +3,7 @@
  * live scorer waits; once a model is trained through the server's API it starts by itself,
  * scores the live fleet and raises live alerts; SIGTERM stops it in order with exit code 0 and its
  * open alerts kept, and a restart resumes exactly those. Bad usage exits 2 before anything starts.
+ * `tads migrate`, which serve runs at start, is checked here too: applied once, then up to date.
  *
  * Needs the build (`npm run build:ts`; `npm test` builds first).
  */
@@ -13,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { TadsClient } from '../../src/client/index.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
-import { createEmptyDatabase } from '../helpers/db.js';
+import { createEmptyDatabase, unreachableDatabaseUrl } from '../helpers/db.js';
 
 const MAIN = 'dist/src/cli/main.js';
 let url: string;
@@ -192,5 +193,29 @@ describe('tads serve', () => {
     const resumed = await second.logged('live scoring started');
     expect(resumed).toMatchObject({ model_id: modelId, resumed_alerts: final.open_alerts });
     expect((await second.stop()).code).toBe(0);
+  });
+});
+
+describe('tads migrate', () => {
+  it('applies the migrations to an empty database once, then finds the schema up to date', async () => {
+    const fresh = await createEmptyDatabase();
+    const a = capture();
+    let out = '';
+    a.io.out.on('data', (c: Buffer) => (out += c.toString()));
+    expect(await runCli(['migrate', '--db_conn', fresh, '--json'], a.io)).toBe(0);
+    const first = JSON.parse(out) as { applied: string[]; already_applied: number };
+    expect(first.applied.length).toBeGreaterThan(0);
+    expect(first.applied).toContain('0001_init');
+    const b = capture();
+    out = '';
+    b.io.out.on('data', (c: Buffer) => (out += c.toString()));
+    expect(await runCli(['migrate', '--db-conn', fresh], b.io)).toBe(0);
+    expect(out).toBe(`schema up to date (${first.applied.length} migrations)\n`);
+  });
+
+  it('exits 1 when the database cannot be reached', async () => {
+    const c = capture();
+    expect(await runCli(['migrate', '--db-conn', await unreachableDatabaseUrl()], c.io)).toBe(1);
+    expect(c.text.err).toMatch(/^tads migrate: /);
   });
 });
