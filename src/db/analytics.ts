@@ -910,6 +910,13 @@ function encodeColumn(a: Float64Array): Buffer {
   return buf;
 }
 
+/** A plain array of a typed array's values (a filled loop: several times faster than Array.from). */
+function toArray(a: Float64Array): number[] {
+  const out = new Array<number>(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]!;
+  return out;
+}
+
 /** Decodes {@link encodeColumn}'s bytes. */
 function decodeColumn(buf: Buffer): Float64Array {
   const out = new Float64Array(buf.length / 8);
@@ -1368,9 +1375,11 @@ export async function datasetTimeseries(
       return {
         ...base,
         buckets: isoTimes(starts),
-        counts: Array.from(counts),
-        anomalies: Array.from(cols.get('anomalies') ?? []),
-        series: seriesOf(q, (m, a) => Array.from(a === 'count' ? counts : (cols.get(`${m}.${a}`) ?? []))),
+        counts: toArray(counts),
+        anomalies: toArray(cols.get('anomalies') ?? new Float64Array(0)),
+        series: seriesOf(q, (m, a) =>
+          toArray(a === 'count' ? counts : (cols.get(`${m}.${a}`) ?? new Float64Array(0))),
+        ),
       };
     }
 
