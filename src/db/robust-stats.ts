@@ -63,6 +63,18 @@ const L1_BITS = 20;
 const L1_BINS = 1 << L1_BITS;
 const L1_SHIFT = 32 - L1_BITS;
 
+// Sub-bins of a heavy level-1 bin (first pass): the next 8 bits of the key. A "cell" is one
+// sub-bin: the top 28 bits of the key.
+const L2_BITS = 8;
+const L2_BINS = 1 << L2_BITS;
+const CELL_SHIFT = L1_SHIFT - L2_BITS;
+/** Cells in the key space (2^28). */
+const CELLS = 2 ** (L1_BITS + L2_BITS);
+/** Most sub-binned level-1 bins per metric (1 KiB each). */
+const MAX_SUB_BINNED = 1024;
+/** Slot id of a heavy bin refused a sub-histogram (the budget is spent). */
+const NO_SLOT = 0xffff;
+
 // Scratch views turning one double into its two 32-bit words (little-endian: [lo, hi]).
 const scratchF64 = new Float64Array(1);
 const scratchU32 = new Uint32Array(scratchF64.buffer);
@@ -274,12 +286,12 @@ function midpoint(lo: number, hi: number): number {
 
 /** The fast second pass of one metric: median bins kept, MAD bracketed. */
 interface FastPlan {
-  /** Bins (level 1) of the two middle ranks. */
-  b1: number;
-  b2: number;
-  /** Values below bin b1. */
+  /** Keys' high words of the first and last cell that may hold a middle rank (inclusive). */
+  kLo: number;
+  kHi: number;
+  /** Values below cell kLo (counted by the second pass). */
   below: number;
-  /** The median lies in [lo, hi] (the edges of bins b1 and b2). */
+  /** The median lies in [lo, hi] (the edges of cells kLo and kHi). */
   lo: number;
   hi: number;
   kept: DoubleList;
@@ -324,6 +336,103 @@ export interface FilteredPassResult {
   kept: Float64Array;
 }
 
+/**
+ * What the first pass knows of one metric's values, at the resolution of cells (the top 28 key
+ * bits): the level-1 histogram, and for each heavy bin that got one, the sub-histogram of the
+ * values that came after it became heavy (`pre` values came before, in unknown cells). Gives
+ * bounds on how many values lie below a cell, and the cells that may hold a given rank.
+ */
+class CellCounts {
+  readonly #hist: Uint32Array;
+  /** prefix[b] = values in level-1 bins < b (exact). */
+  readonly #prefix: Float64Array;
+  readonly #slotOf: Uint16Array;
+  readonly #sub: Uint32Array;
+  readonly #pre: readonly number[];
+  readonly #n: number;
+  /** Cumulative sub-histograms, by slot, built on demand. */
+  readonly #cum = new Map<number, Float64Array>();
+
+  constructor(
+    hist: Uint32Array,
+    prefix: Float64Array,
+    slotOf: Uint16Array,
+    sub: Uint32Array,
+    pre: readonly number[],
+    n: number,
+  ) {
+    this.#hist = hist;
+    this.#prefix = prefix;
+    this.#slotOf = slotOf;
+    this.#sub = sub;
+    this.#pre = pre;
+    this.#n = n;
+  }
+
+  /** Bin b's sub-histogram as cumulative counts (cum[s] = counted values in sub-bins < s). */
+  #fine(b: number): { cum: Float64Array; pre: number } | undefined {
+    const slot = this.#slotOf[b]!;
+    if (slot === 0 || slot === NO_SLOT) return undefined;
+    let cum = this.#cum.get(slot);
+    if (!cum) {
+      cum = new Float64Array(L2_BINS + 1);
+      const at = (slot - 1) * L2_BINS;
+      for (let i = 0; i < L2_BINS; i++) cum[i + 1] = cum[i]! + this.#sub[at + i]!;
+      this.#cum.set(slot, cum);
+    }
+    return { cum, pre: this.#pre[slot - 1]! };
+  }
+
+  /** At least how many values lie in cells < u (u in [0, 2^28]). */
+  lower(u: number): number {
+    if (u >= CELLS) return this.#n;
+    const b = u >>> L2_BITS;
+    const f = this.#fine(b);
+    return this.#prefix[b]! + (f ? f.cum[u & (L2_BINS - 1)]! : 0);
+  }
+
+  /** At most how many values lie in cells < u (u in [0, 2^28]). */
+  upper(u: number): number {
+    if (u >= CELLS) return this.#n;
+    const b = u >>> L2_BITS;
+    const s = u & (L2_BINS - 1);
+    if (s === 0) return this.#prefix[b]!;
+    const f = this.#fine(b);
+    return f ? this.#prefix[b]! + f.cum[s]! + f.pre : this.#prefix[b + 1]!;
+  }
+
+  /** The first and last cell that may hold the value of rank `r` (0-based). */
+  cellsOf(r: number): [number, number] {
+    // The level-1 bin is exact: the last b with prefix[b] ≤ r.
+    const prefix = this.#prefix;
+    let a = 0;
+    let z = L1_BINS - 1;
+    while (a < z) {
+      const mid = (a + z + 1) >>> 1;
+      if (prefix[mid]! <= r) a = mid;
+      else z = mid - 1;
+    }
+    const b = a;
+    if (!(this.#hist[b]! > r - prefix[b]!)) throw new Error(`internal: rank ${r} beyond the histogram`);
+    const f = this.#fine(b);
+    const first = b << L2_BITS;
+    if (!f) return [first, first + L2_BINS - 1];
+    // Within the bin the value has rank w. Its sub-bin s has at most w counted values below it,
+    // and at least w + 1 values (counted, or among the `pre` uncounted) at or below it.
+    const w = r - prefix[b]!;
+    let lo = 0;
+    while (lo < L2_BINS - 1 && !(f.cum[lo + 1]! + f.pre > w)) lo++;
+    let hi = L2_BINS - 1;
+    while (hi > 0 && !(f.cum[hi]! <= w)) hi--;
+    return [first + lo, first + Math.max(lo, hi)];
+  }
+}
+
+/** The cell (top 28 key bits) of a value. */
+function cellOf(v: number): number {
+  return keyHigh(v) >>> CELL_SHIFT;
+}
+
 /** Per-metric progress. */
 interface MetricState {
   /** Median selections (one per middle rank), when the fast pass could not keep the bins. */
@@ -356,6 +465,21 @@ export class RobustStatsBuilder {
   readonly nFeatures: number;
   readonly #cap: number;
   #hist: Uint32Array | undefined;
+  /**
+   * First pass: per level-1 bin of each metric, 0, or the 1-based slot of its sub-histogram (a
+   * bin gets one when it becomes heavy), or NO_SLOT when the metric's budget was spent.
+   */
+  #slotOf: Uint16Array | undefined;
+  /** Sub-histograms, L2_BINS counts per slot. */
+  #sub = new Uint32Array(0);
+  /** Per slot: the values its bin held before the sub-histogram started, and the bin. */
+  #pre: number[] = [];
+  #binOfSlot: number[] = [];
+  /** Sub-histograms per metric so far, and the most a metric may have. */
+  #subBinned: Uint32Array;
+  readonly #maxSubBinned: number;
+  /** Count at which a level-1 bin becomes heavy and gets a sub-histogram. */
+  readonly #heavy: number;
   #n = 0;
   #passRows = 0;
   #state: MetricState[] | undefined;
@@ -378,6 +502,12 @@ export class RobustStatsBuilder {
     this.nFeatures = nFeatures;
     this.#cap = cap;
     this.#hist = new Uint32Array(nFeatures * L1_BINS);
+    this.#slotOf = new Uint16Array(nFeatures * L1_BINS);
+    this.#subBinned = new Uint32Array(nFeatures);
+    this.#maxSubBinned = Math.min(MAX_SUB_BINNED, Math.floor((NO_SLOT - 1) / nFeatures));
+    // A bin's uncounted head (< heavy values) widens the brackets by as much: keep it small
+    // against the cap, so that the second pass keeps well under the cap.
+    this.#heavy = Math.max(1, Math.floor(cap / 16));
   }
 
   /** Rows seen by the first pass. */
@@ -410,18 +540,55 @@ export class RobustStatsBuilder {
     if (this.#state) throw new Error('observe() belongs to the first pass, which has ended');
     this.#checkChunk(chunk);
     const hist = this.#hist!;
+    const slotOf = this.#slotOf!;
+    let sub = this.#sub;
+    const heavy = this.#heavy;
     const d = this.nFeatures;
     const data = chunk.data;
     // Read the high words in place: a Float64Array's offset is a multiple of 8.
     const words = new Uint32Array(data.buffer, data.byteOffset, chunk.rows * d * 2);
     for (let i = 0, w = 1; i < chunk.rows; i++) {
-      for (let j = 0; j < d; j++, w += 2) {
+      for (let j = 0, base = 0; j < d; j++, w += 2, base += L1_BINS) {
         const h = words[w]!;
         const k = h & 0x80000000 ? ~h >>> 0 : (h | 0x80000000) >>> 0;
-        hist[j * L1_BINS + (k >>> L1_SHIFT)]! += 1;
+        const at = base + (k >>> L1_SHIFT);
+        const slot = slotOf[at]!;
+        if (slot === 0 || slot === NO_SLOT) {
+          const c = hist[at]! + 1;
+          hist[at] = c;
+          if (c >= heavy && slot === 0) {
+            this.#startSubBins(at, j, c);
+            sub = this.#sub;
+          }
+        } else {
+          // A sub-binned bin: its level-1 count is made up at the end of the pass.
+          sub[(slot - 1) * L2_BINS + ((k >>> CELL_SHIFT) & (L2_BINS - 1))]! += 1;
+        }
       }
     }
     this.#n += chunk.rows;
+  }
+
+  /**
+   * Gives the heavy bin `at` of metric j a sub-histogram (when the budget allows) for the values
+   * after the `pre` it holds.
+   */
+  #startSubBins(at: number, j: number, pre: number): void {
+    const slotOf = this.#slotOf!;
+    if (this.#subBinned[j]! >= this.#maxSubBinned) {
+      slotOf[at] = NO_SLOT;
+      return;
+    }
+    this.#subBinned[j]! += 1;
+    this.#pre.push(pre);
+    this.#binOfSlot.push(at);
+    const slot = this.#pre.length;
+    if (slot * L2_BINS > this.#sub.length) {
+      const next = new Uint32Array(Math.max(64, 2 * slot) * L2_BINS);
+      next.set(this.#sub);
+      this.#sub = next;
+    }
+    slotOf[at] = slot;
   }
 
   /** Ends the first pass (implicitly called by {@link needsPass}) and plans the next. */
@@ -430,15 +597,31 @@ export class RobustStatsBuilder {
     if (this.#n < 1) throw new RangeError('robust statistics need at least 1 row; got 0');
     const [r1, r2] = middleRanks(this.#n);
     this.#state = [];
+    // Complete the level-1 counts of the sub-binned bins.
+    const all = this.#hist!;
+    for (let slot = 1; slot <= this.#pre.length; slot++) {
+      let c = this.#pre[slot - 1]!;
+      const at = (slot - 1) * L2_BINS;
+      for (let i = 0; i < L2_BINS; i++) c += this.#sub[at + i]!;
+      all[this.#binOfSlot[slot - 1]!] = c;
+    }
+    const prefix = new Float64Array(L1_BINS + 1);
     for (let j = 0; j < this.nFeatures; j++) {
       const hist = this.#hist!.subarray(j * L1_BINS, (j + 1) * L1_BINS);
-      this.#state.push(this.#planMetric(hist, r1, r2));
+      for (let b = 0; b < L1_BINS; b++) prefix[b + 1] = prefix[b]! + hist[b]!;
+      const slotOf = this.#slotOf!.subarray(j * L1_BINS, (j + 1) * L1_BINS);
+      const counts = new CellCounts(hist, prefix, slotOf, this.#sub, this.#pre, this.#n);
+      this.#state.push(this.#planMetric(hist, counts, r1, r2));
     }
-    // The histograms are no longer needed (32 MiB for eight metrics).
+    // The histograms are no longer needed (48 MiB for eight metrics).
     this.#hist = undefined;
+    this.#slotOf = undefined;
+    this.#sub = new Uint32Array(0);
+    this.#pre = [];
+    this.#binOfSlot = [];
   }
 
-  #planMetric(hist: Uint32Array, r1: number, r2: number): MetricState {
+  #planMetric(hist: Uint32Array, counts: CellCounts, r1: number, r2: number): MetricState {
     const state: MetricState = {
       medianSel: undefined,
       fast: undefined,
@@ -449,22 +632,24 @@ export class RobustStatsBuilder {
       summing: false,
       sum: 0,
     };
-    const p1 = locate(hist, r1);
-    const p2 = locate(hist, r2);
-    let inBins = 0;
-    for (let b = p1.bin; b <= p2.bin; b++) inBins += hist[b]!;
-    const lo = valueOfKey((p1.bin << L1_SHIFT) >>> 0, 0);
-    const hi = valueOfKey(((p2.bin << L1_SHIFT) | ((1 << L1_SHIFT) - 1)) >>> 0, 0xffffffff);
-    if (inBins > this.#cap || !Number.isFinite(lo) || !Number.isFinite(hi)) {
-      // Too many values share the median's bins (or they touch infinity): refine by passes.
+    // The cells that may hold the middle ranks, and at most how many values they hold.
+    const u1 = counts.cellsOf(r1)[0];
+    const u2 = counts.cellsOf(r2)[1];
+    const inCells = counts.upper(u2 + 1) - counts.lower(u1);
+    const kLo = (u1 << CELL_SHIFT) >>> 0;
+    const kHi = ((u2 << CELL_SHIFT) | ((1 << CELL_SHIFT) - 1)) >>> 0;
+    const lo = valueOfKey(kLo, 0);
+    const hi = valueOfKey(kHi, 0xffffffff);
+    if (inCells > this.#cap || !Number.isFinite(lo) || !Number.isFinite(hi)) {
+      // Too many values share the median's cells (or they touch infinity): refine by passes.
       state.medianSel = [RankSelection.fromLevel1(r1, this.#cap, hist)];
       if (r2 !== r1) state.medianSel.push(RankSelection.fromLevel1(r2, this.#cap, hist));
       return state;
     }
     state.fast = {
-      b1: p1.bin,
-      b2: p2.bin,
-      below: p1.before,
+      kLo,
+      kHi,
+      below: 0,
       lo,
       hi,
       kept: new DoubleList(),
@@ -472,42 +657,40 @@ export class RobustStatsBuilder {
       countBelow: 0,
       sumAbove: 0,
       countAbove: 0,
-      mad: this.#bracketMad(hist, lo, hi, r1, r2),
+      mad: this.#bracketMad(hist, counts, lo, hi, r1, r2),
     };
     return state;
   }
 
   /**
-   * Bounds the MAD from the level-1 histogram, given that the median lies in [lo, hi]:
+   * Bounds the MAD from the first pass's histograms, given that the median lies in [lo, hi]:
    * tmin with at most r1 deviations surely ≤ tmin, tmax with at least r2 + 1 surely ≤ tmax.
    * Returns undefined when the values to keep might exceed the cap. The bounds need not be
    * tight or even right: the second pass verifies them.
    */
-  #bracketMad(hist: Uint32Array, lo: number, hi: number, r1: number, r2: number): FastPlan['mad'] {
-    // Prefix sums: prefix[b] = values in bins < b.
-    const prefix = new Float64Array(L1_BINS + 1);
-    let first = -1;
-    let last = -1;
-    for (let b = 0; b < L1_BINS; b++) {
-      const c = hist[b]!;
-      prefix[b + 1] = prefix[b]! + c;
-      if (c > 0) {
-        if (first < 0) first = b;
-        last = b;
-      }
-    }
+  #bracketMad(
+    hist: Uint32Array,
+    counts: CellCounts,
+    lo: number,
+    hi: number,
+    r1: number,
+    r2: number,
+  ): FastPlan['mad'] {
+    let first = 0;
+    while (hist[first] === 0) first++;
+    let last = L1_BINS - 1;
+    while (hist[last] === 0) last--;
     const vmin = valueOfKey((first << L1_SHIFT) >>> 0, 0);
     const vmax = valueOfKey(((last << L1_SHIFT) | ((1 << L1_SHIFT) - 1)) >>> 0, 0xffffffff);
     const span = vmax - vmin;
     if (!Number.isFinite(span)) return undefined;
-    const bin = (v: number) => keyHigh(v) >>> L1_SHIFT;
-    // At most how many values have |x − m| ≤ t for some m in [lo, hi]: bins meeting [lo − t, hi + t].
-    const atMost = (t: number) => prefix[bin(hi + t) + 1]! - prefix[bin(lo - t)]!;
-    // At least how many have |x − m| ≤ t for every m in [lo, hi]: bins inside [hi − t, lo + t].
+    // At most how many values have |x − m| ≤ t for some m in [lo, hi]: cells meeting [lo − t, hi + t].
+    const atMost = (t: number) => counts.upper(cellOf(hi + t) + 1) - counts.lower(cellOf(lo - t));
+    // At least how many have |x − m| ≤ t for every m in [lo, hi]: cells inside [hi − t, lo + t].
     const atLeast = (t: number) => {
-      const a = bin(hi - t) + 1;
-      const b = bin(lo + t);
-      return b > a ? prefix[b]! - prefix[a]! : 0;
+      const a = cellOf(hi - t) + 1;
+      const b = cellOf(lo + t);
+      return b > a ? Math.max(0, counts.lower(b) - counts.upper(a)) : 0;
     };
     // tmin: largest t found with atMost(t) ≤ r1; tmax: smallest with atLeast(t) ≥ r2 + 1.
     let tmin = -1;
@@ -598,7 +781,7 @@ export class RobustStatsBuilder {
   }
 
   #feedFast(f: FastPlan, data: Float64Array, rows: number, d: number, j: number): void {
-    const { b1, b2, lo, hi, kept, mad } = f;
+    const { kLo, kHi, lo, hi, kept, mad } = f;
     const words = new Uint32Array(data.buffer, data.byteOffset, rows * d * 2);
     let sumBelow = f.sumBelow;
     let sumAbove = f.sumAbove;
@@ -610,11 +793,11 @@ export class RobustStatsBuilder {
     for (let i = 0; i < rows; i++) {
       const x = data[i * d + j]!;
       const h = words[2 * (i * d + j) + 1]!;
-      const b = (h & 0x80000000 ? ~h >>> 0 : (h | 0x80000000) >>> 0) >>> L1_SHIFT;
-      if (b < b1) {
+      const k = h & 0x80000000 ? ~h >>> 0 : (h | 0x80000000) >>> 0;
+      if (k < kLo) {
         sumBelow += lo - x;
         countBelow += 1;
-      } else if (b > b2) {
+      } else if (k > kHi) {
         sumAbove += x - hi;
         countAbove += 1;
       } else kept.push(x);
@@ -651,8 +834,10 @@ export class RobustStatsBuilder {
     const [r1, r2] = middleRanks(this.#n);
     for (const s of this.#state!) {
       if (s.mad !== undefined) continue;
-      if (s.fast && s.median === undefined) this.#endFast(s, s.fast, r1, r2);
-      else if (s.medianSel) {
+      if (s.fast && s.median === undefined) {
+        s.fast.below = s.fast.countBelow;
+        this.#finishFast(s, s.fast, r1, r2);
+      } else if (s.medianSel) {
         for (const sel of s.medianSel) if (!sel.done) sel.endPass();
         if (s.medianSel.every((sel) => sel.done)) {
           const a = s.medianSel[0]!.result!;
@@ -672,6 +857,21 @@ export class RobustStatsBuilder {
         }
       }
     }
+  }
+
+  /**
+   * Ends the fast pass of one metric: checks that the kept cells hold both middle ranks (the
+   * brackets are estimates until then), else starts the median over by selection passes.
+   */
+  #finishFast(s: MetricState, f: FastPlan, r1: number, r2: number): void {
+    if (r1 - f.below < 0 || r2 - f.below >= f.kept.length) {
+      s.fast = undefined;
+      const top: Prefix = { level: 1, a: 0, b: 0, below: 0 };
+      s.medianSel = [new RankSelection(r1, this.#cap, top, this.#n)];
+      if (r2 !== r1) s.medianSel.push(new RankSelection(r2, this.#cap, top, this.#n));
+      return;
+    }
+    this.#endFast(s, f, r1, r2);
   }
 
   #endFast(s: MetricState, f: FastPlan, r1: number, r2: number): void {
@@ -775,14 +975,7 @@ export class RobustStatsBuilder {
       f.sumBelow = 0;
       f.sumAbove = r.sumAbsFromLo - insideFromLo - countAbove * (hi - lo);
       // Verify: the kept bracket must hold both middle ranks, else start over by passes.
-      if (r1 - f.below < 0 || r2 - f.below >= f.kept.length) {
-        s.fast = undefined;
-        const top: Prefix = { level: 1, a: 0, b: 0, below: 0 };
-        s.medianSel = [new RankSelection(r1, this.#cap, top, this.#n)];
-        if (r2 !== r1) s.medianSel.push(new RankSelection(r2, this.#cap, top, this.#n));
-        continue;
-      }
-      this.#endFast(s, f, r1, r2);
+      this.#finishFast(s, f, r1, r2);
     }
     this.#passes += 1;
   }
