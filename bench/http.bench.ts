@@ -10,7 +10,10 @@
  * with TADS_BENCH_SCALE=small 28,800 rows (20 hosts × 1 day). The hello server is another child,
  * so neither shares a thread with wrk or with this script.
  *
- * Targets: summary ≥ 50 % of the ceiling's requests/s; p99 ≤ 20 ms.
+ * Targets: summary ≥ 50 % of the ceiling's requests/s; p99 ≤ 20 ms. The load average is printed
+ * with the table: on a shared machine the figures move with it, so compare runs made back to back.
+ *
+ * Run: `npm run bench -- http` (or, built, `node --expose-gc dist/bench/http.bench.js`).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
 import { benchDatabase, heading, table } from './lib/harness.js';
 
 const small = process.env.TADS_BENCH_SCALE === 'small';
@@ -204,6 +208,8 @@ try {
     });
   }
   table(rows);
+  // The figures depend on what else the machine runs: say how loaded it was.
+  console.log(`load average (1 min) after the runs: ${loadavg()[0]!.toFixed(1)}`);
   const summary = rows[2]!;
   console.log(
     `targets: summary ≥ 50 % of the ceiling (${Number(summary['% of ceiling']).toFixed(0)} %), p99 ≤ 20 ms (worst ${Math.max(...rows.slice(1).map((r) => Number(r['p99 ms']))).toFixed(2)} ms)\n`,

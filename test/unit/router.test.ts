@@ -6,6 +6,8 @@ import {
   compileParamsCheck,
   emptyQueryOutput,
   isPureSchema,
+  QUERY_MEMO_ENTRIES,
+  QueryMemo,
   rawReply,
   reply,
   Router,
@@ -350,6 +352,25 @@ describe('router: compiled per-route steps', () => {
     expect(emptyQueryOutput(z.strictObject({}).transform(() => ({ at: new Date() })))).toBeUndefined();
     let n = 0;
     expect(emptyQueryOutput(z.strictObject({}).transform(() => ({ n: n++ })))).toBeUndefined();
+  });
+  it('remembers parsed queries that are plain and stable, within a bound, and refuses bad ones every time', () => {
+    const memo = new QueryMemo(
+      z.strictObject({ metrics: z.string(), from: z.iso.datetime().optional() }).transform((q) => ({
+        metrics: q.metrics.split(','),
+        from: q.from === undefined ? undefined : new Date(q.from),
+      })),
+    );
+    const a = memo.parse('metrics=a,b');
+    expect(a).toEqual({ metrics: ['a', 'b'], from: undefined });
+    expect(memo.parse('metrics=a,b')).toBe(a);
+    expect(Object.isFrozen((a as { metrics: string[] }).metrics)).toBe(true);
+    // A Date is not shared: parsed afresh each time.
+    const withDate = memo.parse('metrics=a&from=2024-01-01T00:00:00Z');
+    expect(memo.parse('metrics=a&from=2024-01-01T00:00:00Z')).not.toBe(withDate);
+    for (let i = 0; i < 2; i++) expect(() => memo.parse('metrics=a&colour=red')).toThrow('colour');
+    expect(() => memo.parse('')).toThrow();
+    for (let i = 0; i < QUERY_MEMO_ENTRIES + 10; i++) memo.parse(`metrics=m${i}`);
+    expect(memo.size).toBe(QUERY_MEMO_ENTRIES);
   });
 });
 
