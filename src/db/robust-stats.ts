@@ -15,14 +15,21 @@
  *
  * 1. First pass (the training's moments pass, piggybacked through {@link RobustStatsBuilder.observe}):
  *    a histogram of each metric over the top 20 key bits (sign, exponent, 8 mantissa bits: bins
- *    about 0.4 % wide relative to the value).
- * 2. Second pass: the values in the bins holding the two middle ranks are kept, so the median is
- *    exact after the pass. In the same pass the MAD is bracketed: the median is known to lie in
- *    [lo, hi] (its bins' edges), so each value's deviation |x − m| lies in a known interval; the
- *    first-pass histogram bounds the MAD to (tmin, tmax], values whose deviation is surely at most
- *    tmin are counted, values surely beyond tmax are skipped and the others are kept. Once the
- *    median is exact their deviations are exact, and the MAD is selected among them. The mean
- *    absolute deviation is summed relative to lo and hi and shifted to the exact median.
+ *    about 0.4 % wide relative to the value). A bin that becomes heavy (cap / 16 values) gets a
+ *    sub-histogram over the next 8 bits for the values that follow, so the first pass knows the
+ *    dense part of each distribution in cells of the top 28 key bits, up to an uncounted head of
+ *    fewer than cap / 16 values per heavy bin (at most 1,024 sub-histograms of 1 KiB per metric).
+ * 2. Second pass: the values in the cells that may hold the two middle ranks are kept (their
+ *    count is bounded from the first pass's counts, heads included: for continuous data they fit
+ *    under the cap at any row count, unless the budget of sub-histograms ran out before the
+ *    median's bins became heavy; many tied values do not fit); values below are counted,
+ *    and the median is exact after the pass. In the same pass the MAD is bracketed: the median
+ *    is known to lie in [lo, hi] (its cells' edges), so each value's deviation |x − m| lies in a
+ *    known interval for the whole bracket; the first-pass counts bound the MAD to (tmin, tmax],
+ *    values whose deviation is surely at most tmin are counted, values surely beyond tmax are
+ *    skipped and the others are kept. Once the median is exact their deviations are exact, and the
+ *    MAD is selected among them. The mean absolute deviation is summed relative to lo and hi and
+ *    shifted to the exact median. Both results are verified (the kept values must hold the ranks).
  * 3. Fallback, whenever a bracket holds more values than the memory cap, or the MAD bracket turns
  *    out not to contain the wanted ranks (the result is verified, never assumed): further passes
  *    refine one key level at a time (20, 12, 16, 16 bits), keeping values once few enough remain;
