@@ -1479,13 +1479,21 @@ async function hostSeries(pool: Pool, id: string, q: TimeseriesQuery, seconds: n
   let current = NaN;
   let n = 0;
   let anomalous = 0;
+  // Aggregate codes, so that the per-bucket loop compares numbers.
+  const codes = aggs.map((a) => (a === 'mean' ? 0 : a === 'min' ? 1 : a === 'max' ? 2 : 3));
   const flush = () => {
     if (n === 0) return;
     starts.push(current * seconds);
     counts.push(n);
     anomalies.push(anomalous);
-    metrics.forEach((_, j) => {
+    for (let j = 0; j < metrics.length; j++) {
       const v = buffers[j]!;
+      const out = outs[j]!;
+      if (n === 1) {
+        // One row: every aggregate is its value (as percentile_cont of one value is).
+        for (let c = 0; c < codes.length; c++) out[c]!.push(v[0]!);
+        continue;
+      }
       let sum = 0;
       let mn = Infinity;
       let mx = -Infinity;
@@ -1495,12 +1503,13 @@ async function hostSeries(pool: Pool, id: string, q: TimeseriesQuery, seconds: n
         if (x < mn) mn = x;
         if (x > mx) mx = x;
       }
-      aggs.forEach((a, k) => {
-        outs[j]![k]!.push(
-          a === 'mean' ? sum / n : a === 'min' ? mn : a === 'max' ? mx : percentileContInPlace(v, 0, n, 0.95),
+      for (let c = 0; c < codes.length; c++) {
+        const code = codes[c]!;
+        out[c]!.push(
+          code === 0 ? sum / n : code === 1 ? mn : code === 2 ? mx : percentileContInPlace(v, 0, n, 0.95),
         );
-      });
-    });
+      }
+    }
     n = 0;
     anomalous = 0;
   };

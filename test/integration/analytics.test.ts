@@ -427,14 +427,16 @@ describe('rows stored out of time order', () => {
     close(s.metrics.cpu_usage.p95, (p[0] as { p95: number }).p95);
     close(s.metrics.cpu_usage.mean, (p[0] as { mean: number }).mean);
     close(s.metrics.cpu_usage.stddev, (p[0] as { sd: number }).sd);
-    for (const [bucket, seconds, host] of [
-      ['1m', 60, undefined],
-      ['1h', 3600, undefined],
-      ['5m', 300, 'h3'],
+    // The last: one host of the other dataset at 1m, where buckets hold one or two rows.
+    for (const [bucket, seconds, host, dataset] of [
+      ['1m', 60, undefined, shuffled],
+      ['1h', 3600, undefined, shuffled],
+      ['5m', 300, 'h3', shuffled],
+      ['1m', 60, 'host-2', ds],
     ] as const) {
       const got = await datasetTimeseries(
         pool,
-        shuffled,
+        dataset,
         TimeseriesQuerySchema.parse({
           metrics: 'cpu_usage,error_rate',
           aggs: 'mean,min,max,p95,count',
@@ -449,7 +451,7 @@ describe('rows stored out of time order', () => {
                   max(${m}) AS max, percentile_cont(0.95) WITHIN GROUP (ORDER BY ${m}) AS p95
              FROM host_telemetry_archival WHERE dataset_id = $1 ${host ? 'AND host_id = $2' : ''}
             GROUP BY 1 ORDER BY 1`,
-          host ? [shuffled, host] : [shuffled],
+          host ? [dataset, host] : [dataset],
         );
         const want = rows as {
           b: string;
