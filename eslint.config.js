@@ -12,6 +12,8 @@ export default tseslint.config(
       'node_modules/**',
       '.tads/**',
       'coverage/**',
+      'test-results/**',
+      'test/fixtures/**',
     ],
   },
   js.configs.recommended,

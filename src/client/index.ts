@@ -244,7 +244,13 @@ export class TadsClient {
 
   /** `GET /jobs`: one page, newest first, optionally filtered. */
   listJobs(
-    options: { limit?: number; cursor?: string; model_id?: string; dataset_id?: string; status?: JobWire['status'] } = {},
+    options: {
+      limit?: number;
+      cursor?: string;
+      model_id?: string;
+      dataset_id?: string;
+      status?: JobWire['status'];
+    } = {},
   ): Promise<JobListWire> {
     return this.request('GET', '/jobs', { query: { ...options }, response: JobListSchema });
   }
