@@ -17,10 +17,8 @@ import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { CHUNK_ROWS_DEFAULT } from '../src/contract/jobs.js';
-import { generateParamsToWire, type GenerateParamsInput } from '../src/contract/generator.js';
-import { generateTelemetry, parseGenerateParams } from '../src/core/generator.js';
+import { type GenerateParamsInput } from '../src/contract/generator.js';
 import { METRICS } from '../src/core/types.js';
-import { createDataset } from '../src/db/datasets.js';
 import {
   createJobScoresPartition,
   dropJobScoresPartition,
@@ -30,7 +28,7 @@ import {
 import { getJob } from '../src/db/jobs.js';
 import { migrate } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
-import { ingestDataset } from '../src/generator/ingest.js';
+import { generateDataset } from '../src/generator/ingest.js';
 import { runScoreDatasetJob, submitScoreDatasetJob } from '../src/jobs/score-dataset.js';
 import { trainModel } from '../src/jobs/training.js';
 import { benchDatabase, heading, table } from './lib/harness.js';
@@ -41,18 +39,7 @@ const ROWS = small ? 500_000 : 10_000_000;
 const HOSTS = 1000;
 
 async function ingest(pool: Pool, input: GenerateParamsInput): Promise<string> {
-  const params = parseGenerateParams(input);
-  const id = randomUUID();
-  await createDataset(pool, {
-    id,
-    name: params.name,
-    params: generateParamsToWire(params),
-    rowsTotal: generateTelemetry(params).totalRows,
-    hostCount: params.hostCount,
-    owner: OWNER,
-  });
-  await ingestDataset(pool, { datasetId: id, params, owner: OWNER });
-  return id;
+  return (await generateDataset(pool, input, { owner: OWNER })).datasetId;
 }
 
 /** Raw binary COPY out of row_id + metrics in row_id order; returns seconds. */

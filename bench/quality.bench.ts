@@ -14,16 +14,13 @@
  * TADS_QUALITY_PAIRS (default 3) is the number of (train, test) seed pairs. Uses DATABASE_URL's
  * server when set, else an embedded PostgreSQL.
  */
-import { randomUUID } from 'node:crypto';
-import { generateParamsToWire, type GenerateParamsInput } from '../src/contract/generator.js';
-import { generateTelemetry, parseGenerateParams } from '../src/core/generator.js';
+import { type GenerateParamsInput } from '../src/contract/generator.js';
 import { ANOMALY_TYPES } from '../src/core/types.js';
-import { createDataset } from '../src/db/datasets.js';
 import { evaluateJob, type JobEvaluation } from '../src/db/evaluation.js';
 import { getJob, type JobPolicy } from '../src/db/jobs.js';
 import { migrate } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
-import { ingestDataset } from '../src/generator/ingest.js';
+import { generateDataset } from '../src/generator/ingest.js';
 import { runScoreDatasetJob, submitScoreDatasetJob } from '../src/jobs/score-dataset.js';
 import { trainModel } from '../src/jobs/training.js';
 import { benchDatabase, formatNumber, heading, table } from './lib/harness.js';
@@ -47,18 +44,7 @@ const PRECISION_TARGET = 0.8;
 const FALSE_ALERTS_TARGET = 1;
 
 async function ingest(pool: Pool, input: GenerateParamsInput): Promise<string> {
-  const params = parseGenerateParams(input);
-  const id = randomUUID();
-  await createDataset(pool, {
-    id,
-    name: params.name,
-    params: generateParamsToWire(params),
-    rowsTotal: generateTelemetry(params).totalRows,
-    hostCount: params.hostCount,
-    owner: OWNER,
-  });
-  await ingestDataset(pool, { datasetId: id, params, owner: OWNER });
-  return id;
+  return (await generateDataset(pool, input, { owner: OWNER })).datasetId;
 }
 
 /** Trains on a normal-only dataset of `trainSeed`, scores one of `testSeed` per policy. */

@@ -5,12 +5,14 @@
  * dataset is marked `completed` with its exact row count — or, on any failure, `failed` with the
  * error, its partition gone (the load runs in one transaction, so a rollback leaves no rows).
  */
+import { randomUUID } from 'node:crypto';
 import { ZodError } from 'zod';
-import type { GenerateParams, GenerateParamsInput } from '../contract/generator.js';
+import { generateParamsToWire, type GenerateParams, type GenerateParamsInput } from '../contract/generator.js';
 import { generateTelemetry, parseGenerateParams } from '../core/generator.js';
 import type { TelemetryChunk } from '../core/types.js';
 import { ConflictError } from '../core/errors.js';
 import {
+  createDataset,
   getDataset,
   markDatasetCompleted,
   markDatasetFailed,
@@ -217,4 +219,47 @@ export async function ingestDataset(pool: Pool, options: IngestOptions): Promise
     client?.off('error', ignoreClientError);
     client?.release(broken);
   }
+}
+
+/**
+ * Records a new dataset for these parameters: `pending`, its lease held by `owner`, its row count
+ * known in advance. The first half of a generation; {@link ingestDataset} is the second.
+ *
+ * @returns the dataset's id and its validated parameters
+ * @throws ValidationError for bad parameters; DatabaseUnavailableError when the database is down
+ */
+export async function recordDataset(
+  pool: Pool,
+  input: GenerateParams | GenerateParamsInput,
+  owner: string,
+): Promise<{ datasetId: string; params: GenerateParams; rowsTotal: number }> {
+  const params = parseGenerateParams(input);
+  const datasetId = randomUUID();
+  const rowsTotal = generateTelemetry(params).totalRows;
+  await createDataset(pool, {
+    id: datasetId,
+    name: params.name,
+    params: generateParamsToWire(params),
+    rowsTotal,
+    hostCount: params.hostCount,
+    owner,
+  });
+  return { datasetId, params, rowsTotal };
+}
+
+/**
+ * Records and ingests a dataset in one call, for callers that need no progress stream (the
+ * library's users, tests and benchmarks; the gRPC service streams progress itself).
+ *
+ * @example
+ * const { datasetId, rows } = await generateDataset(pool, { host_count: 10 }, { owner });
+ */
+export async function generateDataset(
+  pool: Pool,
+  input: GenerateParams | GenerateParamsInput,
+  options: Omit<IngestOptions, 'datasetId' | 'params'>,
+): Promise<IngestResult & { datasetId: string }> {
+  const { datasetId, params } = await recordDataset(pool, input, options.owner);
+  const res = await ingestDataset(pool, { ...options, datasetId, params });
+  return { ...res, datasetId };
 }

@@ -5,22 +5,16 @@
  * codes here: bad input → INVALID_ARGUMENT, database down → UNAVAILABLE, lost lease →
  * ABORTED; the code travels in the `tads-error-code` trailer too.
  */
-import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type pg from 'pg';
 import { z } from 'zod';
-import {
-  generateParamsToWire,
-  GenerateParamsWireSchema,
-  type GenerateParams,
-} from '../contract/generator.js';
+import { GenerateParamsWireSchema, type GenerateParams } from '../contract/generator.js';
 import { isTadsError, ValidationError, type ErrorCode } from '../core/errors.js';
-import { liveTelemetry, generateTelemetry } from '../core/generator.js';
+import { liveTelemetry } from '../core/generator.js';
 import { ANOMALY_TYPES, METRICS } from '../core/types.js';
-import { createDataset } from '../db/datasets.js';
 import { toDatabaseError } from '../db/errors.js';
 import { computeDatasetStats } from '../db/analytics.js';
-import { ingestDataset } from './ingest.js';
+import { ingestDataset, recordDataset } from './ingest.js';
 import {
   GENERATOR_SERVICE_NAME,
   GenerateRequestMessageSchema,
@@ -143,17 +137,7 @@ export async function startGeneratorServer(opts: GeneratorServerOptions): Promis
       try {
         if (shutdown.signal.aborted) throw new Error('the generator is shutting down');
         const req = parseRequest(GenerateRequestMessageSchema, call.request);
-        params = parseParams(req.params);
-        rowsTotal = generateTelemetry(params).totalRows;
-        datasetId = randomUUID();
-        await createDataset(pool, {
-          id: datasetId,
-          name: params.name,
-          params: generateParamsToWire(params),
-          rowsTotal,
-          hostCount: params.hostCount,
-          owner,
-        });
+        ({ datasetId, params, rowsTotal } = await recordDataset(pool, parseParams(req.params), owner));
       } catch (err) {
         call.emit('error', toServiceError(err));
         return;

@@ -6,14 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/client/index.js';
-import { generateParamsToWire } from '../../src/contract/generator.js';
-import {
-  generateTelemetry,
-  parseGenerateParams,
-  type GenerateParamsInput,
-} from '../../src/core/generator.js';
-import { createDataset } from '../../src/db/datasets.js';
-import { ingestDataset } from '../../src/generator/ingest.js';
+import { type GenerateParamsInput } from '../../src/core/generator.js';
+import { generateDataset } from '../../src/generator/ingest.js';
 import { trainModel } from '../../src/jobs/training.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -24,18 +18,7 @@ let datasetId: string;
 let otherDatasetId: string;
 
 async function ingest(input: GenerateParamsInput): Promise<string> {
-  const params = parseGenerateParams(input);
-  const id = randomUUID();
-  await createDataset(srv.pool, {
-    id,
-    name: params.name,
-    params: generateParamsToWire(params),
-    rowsTotal: generateTelemetry(params).totalRows,
-    hostCount: params.hostCount,
-    owner: OWNER,
-  });
-  await ingestDataset(srv.pool, { datasetId: id, params, owner: OWNER });
-  return id;
+  return (await generateDataset(srv.pool, input, { owner: OWNER })).datasetId;
 }
 
 /** The API error of a failing call. */

@@ -8,22 +8,15 @@
  * Needs the build (`npm run build:ts`; `npm test` builds first).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateParamsToWire } from '../../src/contract/generator.js';
-import {
-  generateTelemetry,
-  parseGenerateParams,
-  type GenerateParamsInput,
-} from '../../src/core/generator.js';
-import { createDataset } from '../../src/db/datasets.js';
+import { type GenerateParamsInput } from '../../src/core/generator.js';
 import { jobScoresPartition } from '../../src/db/job-scores.js';
 import { getJob } from '../../src/db/jobs.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
-import { ingestDataset } from '../../src/generator/ingest.js';
+import { generateDataset } from '../../src/generator/ingest.js';
 import { runScoreDatasetJob, submitScoreDatasetJob } from '../../src/jobs/score-dataset.js';
 import { trainModel } from '../../src/jobs/training.js';
 import { createEmptyDatabase } from '../helpers/db.js';
@@ -64,18 +57,7 @@ function startServer(): Promise<Server> {
 }
 
 async function ingest(input: GenerateParamsInput): Promise<string> {
-  const params = parseGenerateParams(input);
-  const id = randomUUID();
-  await createDataset(pool, {
-    id,
-    name: params.name,
-    params: generateParamsToWire(params),
-    rowsTotal: generateTelemetry(params).totalRows,
-    hostCount: params.hostCount,
-    owner: OWNER,
-  });
-  await ingestDataset(pool, { datasetId: id, params, owner: OWNER });
-  return id;
+  return (await generateDataset(pool, input, { owner: OWNER })).datasetId;
 }
 
 async function storedAlerts(jobId: string): Promise<Record<string, unknown>[]> {

@@ -6,15 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateParamsToWire } from '../../src/contract/generator.js';
 import { AlertManager, type AlertRecord } from '../../src/core/alerts.js';
 import { alertOptionsFor, PolicyFilter, policyByName } from '../../src/core/detector.js';
 import { ConflictError, NotFoundError } from '../../src/core/errors.js';
-import {
-  generateTelemetry,
-  parseGenerateParams,
-  type GenerateParamsInput,
-} from '../../src/core/generator.js';
+import { generateTelemetry, type GenerateParamsInput } from '../../src/core/generator.js';
 import { PcaModel, scoreBatch } from '../../src/core/pca.js';
 import { createDataset } from '../../src/db/datasets.js';
 import { countScores, jobScoresPartition } from '../../src/db/job-scores.js';
@@ -30,7 +25,7 @@ import {
 import { releaseLease } from '../../src/db/leases.js';
 import { getModel } from '../../src/db/models.js';
 import { createPool, withTransaction, type Pool } from '../../src/db/pool.js';
-import { ingestDataset } from '../../src/generator/ingest.js';
+import { generateDataset } from '../../src/generator/ingest.js';
 import { JobRunner } from '../../src/jobs/job-runner.js';
 import {
   cancelScoreDatasetJob,
@@ -54,18 +49,7 @@ const EVAL_PARAMS: GenerateParamsInput = {
 };
 
 async function ingest(input: GenerateParamsInput): Promise<string> {
-  const params = parseGenerateParams(input);
-  const id = randomUUID();
-  await createDataset(pool, {
-    id,
-    name: params.name,
-    params: generateParamsToWire(params),
-    rowsTotal: generateTelemetry(params).totalRows,
-    hostCount: params.hostCount,
-    owner: OWNER,
-  });
-  await ingestDataset(pool, { datasetId: id, params, owner: OWNER });
-  return id;
+  return (await generateDataset(pool, input, { owner: OWNER })).datasetId;
 }
 
 beforeAll(async () => {

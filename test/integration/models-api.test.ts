@@ -10,16 +10,11 @@ import * as modelRoutes from '../../src/api/routes/models.js';
 import { startApiServer, type ApiServer } from '../../src/api/server.js';
 import { ApiError, TadsClient } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/env.js';
-import { generateParamsToWire } from '../../src/contract/generator.js';
-import {
-  generateTelemetry,
-  parseGenerateParams,
-  type GenerateParamsInput,
-} from '../../src/core/generator.js';
+import { type GenerateParamsInput } from '../../src/core/generator.js';
 import { createDataset } from '../../src/db/datasets.js';
 import { createModel } from '../../src/db/models.js';
 import type { Pool } from '../../src/db/pool.js';
-import { ingestDataset } from '../../src/generator/ingest.js';
+import { generateDataset } from '../../src/generator/ingest.js';
 import { createTrainingRunner, type TrainingRunner } from '../../src/jobs/training-runner.js';
 import { trainModel } from '../../src/jobs/training.js';
 import { createMigratedDatabase } from '../helpers/db.js';
@@ -32,18 +27,7 @@ let client: TadsClient;
 let datasetId: string;
 
 async function ingest(input: GenerateParamsInput): Promise<string> {
-  const params = parseGenerateParams(input);
-  const id = randomUUID();
-  await createDataset(pool, {
-    id,
-    name: params.name,
-    params: generateParamsToWire(params),
-    rowsTotal: generateTelemetry(params).totalRows,
-    hostCount: params.hostCount,
-    owner: OWNER,
-  });
-  await ingestDataset(pool, { datasetId: id, params, owner: OWNER });
-  return id;
+  return (await generateDataset(pool, input, { owner: OWNER })).datasetId;
 }
 
 /** The API's error for a request, as the client reports it. */

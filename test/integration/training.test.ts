@@ -8,19 +8,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateParamsToWire } from '../../src/contract/generator.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../src/core/errors.js';
-import {
-  generateTelemetry,
-  parseGenerateParams,
-  type GenerateParamsInput,
-} from '../../src/core/generator.js';
+import { generateTelemetry, type GenerateParamsInput } from '../../src/core/generator.js';
 import { fitPca, PcaModel, type ModelJson } from '../../src/core/pca.js';
 import { METRICS, type Matrix } from '../../src/core/types.js';
 import { createDataset } from '../../src/db/datasets.js';
 import { createModel, getModel, listModels, reapExpiredModels } from '../../src/db/models.js';
 import type { Pool } from '../../src/db/pool.js';
-import { ingestDataset } from '../../src/generator/ingest.js';
+import { generateDataset } from '../../src/generator/ingest.js';
 import { trainModel } from '../../src/jobs/training.js';
 import { createMigratedDatabase } from '../helpers/db.js';
 
@@ -41,18 +36,7 @@ afterAll(async () => {
 
 /** Creates and ingests a dataset; returns its id. */
 async function ingest(input: GenerateParamsInput): Promise<string> {
-  const params = parseGenerateParams(input);
-  const id = randomUUID();
-  await createDataset(pool, {
-    id,
-    name: params.name,
-    params: generateParamsToWire(params),
-    rowsTotal: generateTelemetry(params).totalRows,
-    hostCount: params.hostCount,
-    owner: OWNER,
-  });
-  await ingestDataset(pool, { datasetId: id, params, owner: OWNER });
-  return id;
+  return (await generateDataset(pool, input, { owner: OWNER })).datasetId;
 }
 
 /** The same rows in memory, straight from the generator (optionally without labelled anomalies). */
