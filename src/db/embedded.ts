@@ -6,7 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { z } from 'zod';
@@ -177,5 +179,48 @@ async function ensureDatabase(serverUrl: string): Promise<void> {
     }
   } finally {
     await admin.end();
+  }
+}
+
+/** A free TCP port on the loopback interface, as the operating system hands one out. */
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => done(port));
+    });
+  });
+}
+
+/**
+ * A throwaway embedded server for test runs and benchmarks: a new temporary data folder, a free
+ * port; `stop()` stops the server and deletes the folder.
+ *
+ * @example
+ * const db = await startScratchPostgres();
+ * // … use db.url …
+ * await db.stop();
+ */
+export async function startScratchPostgres(): Promise<EmbeddedDatabase> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'tads-pg-'));
+  // Run as root, the server runs as the `postgres` user, which must be able to enter the folder.
+  await chmod(dataDir, 0o755);
+  try {
+    const db = await startEmbeddedPostgres({ dataDir, port: await freePort() });
+    return {
+      url: db.url,
+      port: db.port,
+      started: db.started,
+      async stop() {
+        await db.stop();
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
   }
 }

@@ -74,7 +74,16 @@ describe('embedded PostgreSQL', () => {
     const client = new TadsClient(api.url);
     expect((await client.health()).status).toBe('ok');
     await db.stop();
-    await expect(client.health()).rejects.toMatchObject({ status: 503, code: 'database_unavailable' });
+    // /health reuses a successful check for up to a second, then reports the database down.
+    const healthError = async () =>
+      client.health().then(
+        () => null,
+        (err: unknown) => err,
+      );
+    await expect.poll(healthError, { timeout: 5000, interval: 100 }).toMatchObject({
+      status: 503,
+      code: 'database_unavailable',
+    });
     await expect(client.getDataset(id)).rejects.toMatchObject({ status: 503 });
 
     // Back up: same data, and the same pool recovers.

