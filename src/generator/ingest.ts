@@ -7,7 +7,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ZodError } from 'zod';
-import { generateParamsToWire, type GenerateParams, type GenerateParamsInput } from '../contract/generator.js';
+import {
+  generateParamsToWire,
+  type GenerateParams,
+  type GenerateParamsInput,
+} from '../contract/generator.js';
 import { generateTelemetry, parseGenerateParams } from '../core/generator.js';
 import type { TelemetryChunk } from '../core/types.js';
 import { ConflictError } from '../core/errors.js';
