@@ -106,25 +106,43 @@ void MomentAccumulator::fold(const double* block, int64_t rows, int d, Moments* 
 
 void MomentAccumulator::push(const double* data, int64_t rows) {
   if (rows < 0) throw_range("rows must be >= 0; got " + std::to_string(rows));
-  const int64_t bad = first_non_finite_row(data, rows, d_);
-  if (bad >= 0) {
-    int j = 0;
-    while (j < d_ && std::isfinite(data[bad * d_ + j])) ++j;
-    const double v = data[bad * d_ + j];
-    const char* what = std::isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity");
-    throw_range("values must be finite; row " + std::to_string(bad) + ", column " +
-                std::to_string(j) + " is " + what);
+  // Rollback point: a non-finite value anywhere leaves the accumulator as it was. Each piece is
+  // checked just before it is folded or buffered, while it is in cache, so a large chunk is read
+  // from memory once. The buffered rows are saved only when this chunk will flush the buffer.
+  const Moments saved_totals = totals_;
+  const int64_t saved_n = n_;
+  const int64_t saved_pending = pending_rows_;
+  std::vector<double> saved_rows;
+  if (pending_rows_ > 0 && pending_rows_ + rows >= kMomentBlockRows) {
+    saved_rows.assign(pending_.begin(), pending_.begin() + pending_rows_ * d_);
   }
+  const auto check = [&](int64_t from, int64_t count) {
+    const int64_t bad = first_non_finite_row(data + from * d_, count, d_);
+    if (bad < 0) return;
+    totals_ = saved_totals;
+    n_ = saved_n;
+    pending_rows_ = saved_pending;
+    std::copy(saved_rows.begin(), saved_rows.end(), pending_.begin());
+    const int64_t row = from + bad;
+    int j = 0;
+    while (j < d_ && std::isfinite(data[row * d_ + j])) ++j;
+    const double v = data[row * d_ + j];
+    const char* what = std::isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity");
+    throw_range("values must be finite; row " + std::to_string(row) + ", column " +
+                std::to_string(j) + " is " + what);
+  };
   int64_t i = 0;
   while (i < rows) {
     if (pending_rows_ == 0 && rows - i >= kMomentBlockRows) {
       // A whole block straight from the caller's memory: same arithmetic as via the buffer.
+      check(i, kMomentBlockRows);
       fold(data + i * d_, kMomentBlockRows, d_, &totals_, &scratch_);
       n_ += kMomentBlockRows;
       i += kMomentBlockRows;
       continue;
     }
     const int64_t take = std::min(rows - i, kMomentBlockRows - pending_rows_);
+    check(i, take);
     std::copy(data + i * d_, data + (i + take) * d_, pending_.data() + pending_rows_ * d_);
     pending_rows_ += take;
     i += take;

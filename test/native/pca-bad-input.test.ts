@@ -146,6 +146,32 @@ describe('PcaAccumulator: bad input', () => {
     expect(acc.rows).toBe(10);
   });
 
+  it('rolls back a chunk whose bad value comes after whole blocks were already folded in', () => {
+    // 700 buffered rows, then a chunk that fills and flushes the buffer, folds more whole blocks
+    // and only then meets a NaN: the accumulator must be exactly as before the chunk.
+    const rows = matrix(5000, 4, (i, j) => Math.sin(i * 0.013 + j) * (j + 2) + (i % 7) * 0.1);
+    const head = { rows: 700, cols: 4, data: rows.data.subarray(0, 700 * 4) };
+    const tail = { rows: 4300, cols: 4, data: rows.data.subarray(700 * 4) };
+    const poisoned = { rows: 4300, cols: 4, data: Float64Array.from(tail.data) };
+    poisoned.data[4000 * 4 + 2] = NaN;
+
+    const acc = new PcaAccumulator(4);
+    acc.push(head);
+    expect(() => acc.push(poisoned)).toThrow(
+      new RangeError('chunk.data values must be finite; row 4000, column 2 is NaN'),
+    );
+    expect(acc.rows).toBe(700);
+    acc.push(tail);
+
+    const straight = new PcaAccumulator(4);
+    straight.push(rows);
+    const r = robustStats(rows);
+    const meta = { trainedAt: '2024-01-01T00:00:00.000Z' };
+    expect(acc.finish(r, { nComponents: 2 }, meta).toJSON()).toEqual(
+      straight.finish(r, { nComponents: 2 }, meta).toJSON(),
+    );
+  });
+
   it('checks the robust statistics and rejects the empirical SPE rule', () => {
     const acc = new PcaAccumulator(4);
     acc.push(good);
