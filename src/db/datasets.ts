@@ -8,7 +8,7 @@ import { ConflictError, NotFoundError } from '../core/errors.js';
 import { toDatabaseError } from './errors.js';
 import { notifyDatasetProgress, notifyDatasetStatus } from './events.js';
 import { dropJobScoresPartition } from './job-scores.js';
-import { claimExpiredLeases, LEASE_TTL_MS } from './leases.js';
+import { claimExpiredLeases, LEASE_TTL_MS, lostLeaseError, startLeasedWork } from './leases.js';
 import { cursorTimestampSql, keysetCondition, toPage, type Page } from './pagination.js';
 import { withTransaction, type Pool, type Queryable } from './pool.js';
 import { dropTelemetryPartition, telemetryPartitionName } from './telemetry.js';
@@ -132,10 +132,6 @@ export async function createDataset(pool: Queryable, d: NewDataset): Promise<Dat
   });
 }
 
-function lostLease(id: string, owner: string, expected: string): ConflictError {
-  return new ConflictError(`dataset ${id} is not ${expected} under a lease held by ${owner}`, { id });
-}
-
 /**
  * Moves a pending dataset held by `owner` to `running` and renews the lease.
  *
@@ -143,12 +139,7 @@ function lostLease(id: string, owner: string, expected: string): ConflictError {
  */
 export async function markDatasetRunning(pool: Queryable, id: string, owner: string): Promise<void> {
   await run(async () => {
-    const { rowCount } = await pool.query(
-      `UPDATE datasets SET status = 'running', started_at = now(), lease_expires_at = ${TTL}
-        WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`,
-      [id, owner],
-    );
-    if (rowCount !== 1) throw lostLease(id, owner, 'pending');
+    await startLeasedWork(pool, 'datasets', id, owner);
     await notifyDatasetStatus(pool, id);
   });
 }
@@ -172,7 +163,7 @@ export async function updateDatasetProgress(
         WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
       [id, owner, rowCount],
     );
-    if (n !== 1) throw lostLease(id, owner, 'running');
+    if (n !== 1) throw lostLeaseError('datasets', id, owner, 'running');
     await notifyDatasetProgress(pool, id);
   });
 }
@@ -199,7 +190,7 @@ export async function markDatasetCompleted(
         WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
       [id, owner, rowCount, stats === undefined ? null : JSON.stringify(stats)],
     );
-    if (n !== 1) throw lostLease(id, owner, 'running');
+    if (n !== 1) throw lostLeaseError('datasets', id, owner, 'running');
     await notifyDatasetStatus(pool, id);
   });
 }

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { ConflictError } from '../core/errors.js';
 import { toDatabaseError } from './errors.js';
 import type { Pool, Queryable } from './pool.js';
 
@@ -93,6 +94,44 @@ export async function heartbeatLease(
   } catch (err) {
     throw toDatabaseError(err);
   }
+}
+
+/**
+ * Moves a pending row held by `owner` to `running`, stamps `started_at` and renews the lease.
+ *
+ * @throws ConflictError (see {@link lostLeaseError}) when the row is not pending under `owner`'s
+ *   lease
+ */
+export async function startLeasedWork(
+  db: Queryable,
+  table: LeasedTable,
+  id: string,
+  owner: string,
+  ttlMs: number = LEASE_TTL_MS,
+): Promise<void> {
+  let rowCount: number | null;
+  try {
+    ({ rowCount } = await db.query(
+      `UPDATE ${checkTable(table)}
+          SET status = 'running', started_at = now(), lease_expires_at = now() + $3 * interval '1 millisecond'
+        WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`,
+      [id, owner, ttlMs],
+    ));
+  } catch (err) {
+    throw toDatabaseError(err);
+  }
+  if (rowCount !== 1) throw lostLeaseError(table, id, owner, 'pending');
+}
+
+/** The error of work whose row is no longer `expected` under `owner`'s lease: it must stop. */
+export function lostLeaseError(
+  table: LeasedTable,
+  id: string,
+  owner: string,
+  expected: 'pending' | 'running',
+): ConflictError {
+  const kind = table === 'datasets' ? 'dataset' : table === 'models' ? 'model' : 'job';
+  return new ConflictError(`${kind} ${id} is not ${expected} under a lease held by ${owner}`, { id });
 }
 
 /** Gives up `owner`'s lease on a row (no-op when it is not ours). */

@@ -14,7 +14,7 @@ import { ConflictError, NotFoundError } from '../core/errors.js';
 import { toDatabaseError } from './errors.js';
 import { notifyModelProgress, notifyModelStatus } from './events.js';
 import { dropJobScoresPartition } from './job-scores.js';
-import { claimExpiredLeases, LEASE_TTL_MS } from './leases.js';
+import { claimExpiredLeases, LEASE_TTL_MS, lostLeaseError, startLeasedWork } from './leases.js';
 import { cursorTimestampSql, keysetCondition, toPage, type Page } from './pagination.js';
 import { withTransaction, type Pool, type Queryable } from './pool.js';
 
@@ -241,10 +241,6 @@ export async function createModel(pool: Queryable, m: NewModel): Promise<ModelRo
   });
 }
 
-function lostLease(id: string, owner: string, expected: string): ConflictError {
-  return new ConflictError(`model ${id} is not ${expected} under a lease held by ${owner}`, { id });
-}
-
 /**
  * Moves a pending training held by `owner` to `running` and renews the lease.
  *
@@ -252,12 +248,7 @@ function lostLease(id: string, owner: string, expected: string): ConflictError {
  */
 export async function markModelRunning(pool: Queryable, id: string, owner: string): Promise<void> {
   await run(async () => {
-    const { rowCount } = await pool.query(
-      `UPDATE models SET status = 'running', started_at = now(), lease_expires_at = ${TTL}
-        WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`,
-      [id, owner],
-    );
-    if (rowCount !== 1) throw lostLease(id, owner, 'pending');
+    await startLeasedWork(pool, 'models', id, owner);
     await notifyModelStatus(pool, id);
   });
 }
@@ -280,7 +271,7 @@ export async function updateModelProgress(
         WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
       [id, owner, progressJson(progress)],
     );
-    if (rowCount !== 1) throw lostLease(id, owner, 'running');
+    if (rowCount !== 1) throw lostLeaseError('models', id, owner, 'running');
     await notifyModelProgress(pool, id);
   });
 }
@@ -326,7 +317,7 @@ export async function markModelCompleted(
         }),
       ],
     );
-    if (rowCount !== 1) throw lostLease(id, owner, 'running');
+    if (rowCount !== 1) throw lostLeaseError('models', id, owner, 'running');
     await notifyModelStatus(pool, id);
   });
 }
