@@ -9,7 +9,9 @@
  * - latency (median of RUNS calls) of summary, topk, the unfiltered time series (1h and 1m,
  *   every metric × every aggregate) and histograms (minmax, p1p99, 40 bins) from the stored
  *   stats, then the on-demand paths: one host's series and histogram, a fleet-wide day, a
- *   fleet-wide explicit range, and an unfiltered histogram at a non-standard bin number.
+ *   fleet-wide explicit range (40 and 1,000 bins), and an unfiltered histogram at a
+ *   non-standard bin number (both from the sorted values);
+ * - disk: the rows' partition beside the stored sorted values.
  */
 import { randomUUID } from 'node:crypto';
 import { HistogramQuerySchema, TimeseriesQuerySchema } from '../src/contract/analytics.js';
@@ -115,6 +117,17 @@ try {
   console.log(`process peak RSS (ingest included): ${peakRssMb().toFixed(0)} MB`);
 
   table(stages);
+  // What the sorted values cost on disk, beside the rows themselves.
+  const { rows: sizes } = await pool.query<{ rows_mb: number; sorted_mb: number }>(
+    `SELECT (SELECT sum(pg_total_relation_size(c.oid)) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+              WHERE i.inhparent = 'host_telemetry_archival'::regclass
+                AND pg_get_expr(c.relpartbound, c.oid) = format('FOR VALUES IN (%L)', $1::text)) / 1048576.0 AS rows_mb,
+            (SELECT sum(pg_column_size(data)) FROM dataset_stats_sorted WHERE dataset_id = $1::text::uuid) / 1048576.0 AS sorted_mb`,
+    [id],
+  );
+  console.log(
+    `disk: the rows' partition with its indexes ${Number(sizes[0]!.rows_mb).toFixed(0)} MB; sorted values ${Number(sizes[0]!.sorted_mb).toFixed(0)} MB`,
+  );
   // A host that exists, whatever the generator's naming.
   const host = (await datasetTopK(pool, id, 'host_id', 1)).items[0]!.value!;
 
@@ -175,6 +188,10 @@ try {
     [
       'on demand: fleet, minmax, 37 bins',
       () => datasetHistogram(pool, id, hist({ metric: 'cpu_usage', bins: '37', range: 'minmax' })),
+    ],
+    [
+      'on demand: fleet, explicit range 0,100, 1000 bins (the most)',
+      () => datasetHistogram(pool, id, hist({ metric: 'memory_usage', bins: '1000', range: '0,100' })),
     ],
   ];
   const out: Record<string, string | number>[] = [];

@@ -12,11 +12,13 @@
  *   standard bucket width (mean, min, max, p95, count, anomalies), and histograms at the standard
  *   ranges (minmax, p1p99) and bin numbers ({@link STANDARD_BINS}) in `dataset_stats`.
  *   Unfiltered questions at those settings are answered from there without touching the rows.
+ *   It also stores every metric's values sorted, in chunks (`dataset_stats_sorted`,
+ *   src/db/sorted-values.ts), from which a fleet-wide histogram over any range and with any
+ *   number of bins is counted exactly by the ranks of its edges, reading one chunk per edge.
  * - **On demand.** A question about one host reads that host's rows in time order through the
  *   covering `(host_id, ts)` index (an index-only scan) by binary COPY and computes the answer
- *   here with the precompute's own selection and binning, one bucket at a time. Other filtered
- *   questions (a fleet-wide time range, an explicit range or another bin number) are answered by
- *   one SQL aggregate over the rows (`percentile_cont`, `date_bin`, `width_bucket`).
+ *   here with the precompute's own selection and binning, one bucket at a time. A fleet-wide
+ *   time range is answered by one SQL aggregate over the rows (`percentile_cont`, `date_bin`).
  *
  * ## Exactness of the in-memory figures
  * Percentiles are computed in memory by selection (quickselect), not by sketches: the value at
@@ -35,7 +37,7 @@
  * Answers are wire documents (snake_case, src/contract/analytics.ts): they go out as they are.
  */
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { endianness, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { to as copyTo } from 'pg-copy-streams';
@@ -57,6 +59,20 @@ import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js
 import { ANOMALY_TYPES, METRICS, type MetricName } from '../core/types.js';
 import { toDatabaseError } from './errors.js';
 import type { Pool, PoolClient, Queryable } from './pool.js';
+import {
+  chunksNeeded,
+  float64Bytes,
+  float64sOf,
+  histogramOfSorted,
+  histogramProbes,
+  loadSortedChunks,
+  loadSortedIndex,
+  percentileOfSorted,
+  SORTED_CHUNK,
+  sortedColumnOf,
+  storeSortedColumn,
+  type SortedColumn,
+} from './sorted-values.js';
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -66,8 +82,10 @@ import type { Pool, PoolClient, Queryable } from './pool.js';
  * Layout version of `dataset_stats`; rows of another version are computed again when read.
  * 2: same documents as 1, but computing them also builds the covering `(host_id, ts)` and BRIN
  * `ts` indexes the one-host and time-range questions rely on.
+ * 3: also every metric's sorted values (`dataset_stats_sorted`) for exact histograms over any
+ * range and bin number.
  */
-export const STATS_VERSION = 2;
+export const STATS_VERSION = 3;
 
 /** Bin numbers whose histograms are precomputed (at both standard ranges, for every metric). */
 export const STANDARD_BINS = [10, 20, 40, 50, 100] as const;
@@ -95,6 +113,8 @@ export interface ComputeStatsOptions {
   force?: boolean;
   /** Told each stage's name and duration in ms as it ends (for benchmarks and logs). */
   onStage?: (stage: string, ms: number) => void;
+  /** Values per stored chunk of the sorted columns (default {@link SORTED_CHUNK}; small in tests). */
+  sortedChunk?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -174,36 +194,6 @@ export function percentileContInPlace(a: Float64Array, lo: number, hi: number, p
 }
 
 /**
- * Several percentiles of `a[lo, hi)` at once (ascending `ps`), each selection working on the
- * part right of the previous one. Reorders the range.
- */
-function percentilesInPlace(a: Float64Array, lo: number, hi: number, ps: readonly number[]): number[] {
-  const n = hi - lo;
-  const out: number[] = [];
-  let from = lo;
-  for (const p of ps) {
-    if (n <= 0) {
-      out.push(NaN);
-      continue;
-    }
-    const h = p * (n - 1);
-    const first = Math.floor(h);
-    const second = Math.ceil(h);
-    selectInPlace(a, from, hi, lo + first);
-    from = lo + first;
-    const v0 = a[lo + first]!;
-    if (second === first) {
-      out.push(v0);
-      continue;
-    }
-    let v1 = Infinity;
-    for (let i = lo + first + 1; i < hi; i++) if (a[i]! < v1) v1 = a[i]!;
-    out.push(v0 + (h - first) * (v1 - v0));
-  }
-  return out;
-}
-
-/**
  * Edges of a histogram over [lo, hi]: bins + 1 non-decreasing values, edges[0] = lo,
  * edges[bins] = hi, edges[i] = lo + (hi − lo)·i/bins between. Where lo = hi there is one bin.
  *
@@ -222,26 +212,6 @@ export function histogramEdges(lo: number, hi: number, bins: number): number[] {
   }
   edges[bins] = hi;
   return edges;
-}
-
-/**
- * The bin of `v` among `edges` (from {@link histogramEdges}): the largest i < bins with
- * edges[i] ≤ v, for lo ≤ v ≤ hi; −1 below lo and −2 above hi.
- */
-export function binIndex(edges: ArrayLike<number>, v: number): number {
-  const bins = edges.length - 1;
-  const lo = edges[0]!;
-  const hi = edges[bins]!;
-  if (v < lo) return -1;
-  if (v > hi || Number.isNaN(v)) return -2;
-  if (v === hi) return bins - 1;
-  // Guess by proportion, then step to the exact bin by comparing with the edges themselves.
-  let i = Math.floor(((v - lo) / (hi - lo)) * bins);
-  if (!(i >= 0)) i = 0;
-  if (i > bins - 1) i = bins - 1;
-  while (i < bins - 1 && edges[i + 1]! <= v) i++;
-  while (i > 0 && edges[i]! > v) i--;
-  return i;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -597,14 +567,32 @@ class MetricSpill {
     this.#used = 0;
   }
 
-  /** Reads metric j's values, in arrival order, into `out` (whose length is the row count). */
-  read(j: number, out: Float64Array): void {
+  /**
+   * Reads metric j's values from position `start` on into `out`: in arrival order, or sorted
+   * once {@link MetricSpill.write} has put them back so.
+   */
+  read(j: number, out: Float64Array, start = 0): void {
     const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     let done = 0;
     while (done < bytes.length) {
-      const got = readSync(this.#fds[j]!, bytes, done, Math.min(bytes.length - done, 1 << 26), done);
+      const got = readSync(
+        this.#fds[j]!,
+        bytes,
+        done,
+        Math.min(bytes.length - done, 1 << 26),
+        start * 8 + done,
+      );
       if (got <= 0) throw new Error(`spill file of metric ${j} is short`);
       done += got;
+    }
+  }
+
+  /** Writes `values` over metric j's file from its start (the same number of values). */
+  write(j: number, values: Float64Array): void {
+    const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    let done = 0;
+    while (done < bytes.length) {
+      done += writeSync(this.#fds[j]!, bytes, done, Math.min(bytes.length - done, 1 << 26), done);
     }
   }
 
@@ -873,59 +861,10 @@ function moments(values: Float64Array) {
   };
 }
 
-/**
- * Counts of `values` in the bins of each of `edgesList` (one pass per histogram); the two
- * extra slots at the end of each count values below lo and above hi.
- */
-function histogramCounts(values: Float64Array, edgesList: number[][]): number[][] {
-  // One tight loop per histogram (the bin search inlined over a typed copy of the edges) runs
-  // several times faster than one loop calling binIndex for every histogram.
-  return edgesList.map((list) => {
-    const edges = Float64Array.from(list);
-    const bins = edges.length - 1;
-    const lo = edges[0]!;
-    const hi = edges[bins]!;
-    const scale = bins / (hi - lo);
-    const c = new Float64Array(bins + 2);
-    for (let k = 0; k < values.length; k++) {
-      const v = values[k]!;
-      let i: number;
-      if (v < lo) i = bins;
-      else if (v > hi || Number.isNaN(v)) i = bins + 1;
-      else if (v === hi) i = bins - 1;
-      else {
-        i = Math.floor((v - lo) * scale);
-        if (!(i >= 0)) i = 0;
-        if (i > bins - 1) i = bins - 1;
-        while (i < bins - 1 && edges[i + 1]! <= v) i++;
-        while (i > 0 && edges[i]! > v) i--;
-      }
-      c[i]! += 1;
-    }
-    return Array.from(c);
-  });
-}
-
-/** Encodes a column of doubles as little-endian float64 bytes. */
-function encodeColumn(a: Float64Array): Buffer {
-  if (endianness() === 'LE') return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  const buf = Buffer.alloc(a.length * 8);
-  for (let i = 0; i < a.length; i++) buf.writeDoubleLE(a[i]!, i * 8);
-  return buf;
-}
-
 /** A plain array of a typed array's values (a filled loop: several times faster than Array.from). */
 function toArray(a: Float64Array): number[] {
   const out = new Array<number>(a.length);
   for (let i = 0; i < a.length; i++) out[i] = a[i]!;
-  return out;
-}
-
-/** Decodes {@link encodeColumn}'s bytes. */
-function decodeColumn(buf: Buffer): Float64Array {
-  const out = new Float64Array(buf.length / 8);
-  if (endianness() === 'LE') new Uint8Array(out.buffer).set(buf);
-  else for (let i = 0; i < out.length; i++) out[i] = buf.readDoubleLE(i * 8);
   return out;
 }
 
@@ -979,6 +918,10 @@ export async function computeDatasetStats(
   if (!Number.isInteger(perPass) || perPass < 1 || perPass > METRICS.length) {
     throw new RangeError(`metricsPerPass must be an integer in [1, ${METRICS.length}]; got ${perPass}`);
   }
+  const chunk = options.sortedChunk ?? SORTED_CHUNK;
+  if (!Number.isInteger(chunk) || chunk < 1 || chunk > 1 << 20) {
+    throw new RangeError(`sortedChunk must be an integer in [1, ${1 << 20}]; got ${chunk}`);
+  }
   const started = performance.now();
   let lockClient: PoolClient;
   try {
@@ -993,10 +936,15 @@ export async function computeDatasetStats(
     try {
       await requireCompleted(lockClient, id);
       if (!options.force && (await readStats(lockClient, id))) return;
-      const stats = await computeStats(pool, lockClient, id, options.onStage);
-      const mark = performance.now();
-      await storeStats(lockClient, id, stats, mark - started);
-      options.onStage?.('store', performance.now() - mark);
+      const spill = new MetricSpill(METRICS);
+      try {
+        const stats = await computeStats(pool, lockClient, id, spill, chunk, options.onStage);
+        const mark = performance.now();
+        await storeStats(lockClient, id, stats, spill, chunk, mark - started);
+        options.onStage?.('store (summary, series, sorted values)', performance.now() - mark);
+      } finally {
+        spill.close();
+      }
     } finally {
       await lockClient
         .query('SELECT pg_advisory_unlock($1, hashtext($2))', [STATS_LOCK_CLASS, id])
@@ -1018,10 +966,16 @@ interface ComputedStats {
   series: Map<number, Map<string, Float64Array>>;
 }
 
+/**
+ * Computes a dataset's stats; leaves each metric's values sorted in `spill` for
+ * {@link storeStats}.
+ */
 async function computeStats(
   pool: Pool,
   first: PoolClient,
   id: string,
+  spill: MetricSpill,
+  chunk: number,
   onStage: ((stage: string, ms: number) => void) | undefined,
 ): Promise<ComputedStats> {
   const t0 = performance.now();
@@ -1059,7 +1013,6 @@ async function computeStats(
   // Nothing is left unhandled when the COPY fails first.
   const settled = Promise.allSettled([indexes, topkCounts]);
 
-  const spill = new MetricSpill(METRICS);
   try {
     const read = await readRows(first, id, spill);
     stage('COPY of ts, is_anomaly and 8 metrics (spilled per metric)');
@@ -1102,8 +1055,11 @@ async function computeStats(
         const cols = series.get(l.seconds)!;
         for (const agg of STORED_AGGS) cols.set(`${metric}.${agg}`, figs[agg]);
       }
-      // Overall percentiles by selection over the whole array.
-      const [p01, p50, p95, p99] = percentilesInPlace(v, 0, v.length, PERCENTILES) as [
+      // Sorted (the series are done with the order by minute): the percentiles are read off,
+      // the standard histograms counted by the ranks of their edges, and the sorted values go
+      // back to the metric's spill file, to be stored with the stats.
+      v.sort();
+      const [p01, p50, p95, p99] = PERCENTILES.map((p) => percentileOfSorted(v, p)) as [
         number,
         number,
         number,
@@ -1118,34 +1074,17 @@ async function computeStats(
         p95: orNull(p95),
         p99: orNull(p99),
       };
-      // Histograms at the standard ranges and bin numbers.
-      const ranges: [number, number][] = [
-        [mo.min, mo.max],
-        [p01, p99],
-      ];
-      const edgesList: number[][] = [];
-      for (const [lo, hi] of ranges) {
-        if (!Number.isFinite(lo) || !Number.isFinite(hi)) continue;
-        for (const bins of STANDARD_BINS) edgesList.push(histogramEdges(lo, hi, bins));
-      }
-      const hc = edgesList.length > 0 ? histogramCounts(v, edgesList) : [];
-      const pack = (r: number): StoredHistogram => {
-        const [lo, hi] = ranges[r]!;
+      const col = sortedColumnOf(v, chunk);
+      const pack = (lo: number, hi: number): StoredHistogram => {
         if (!Number.isFinite(lo) || !Number.isFinite(hi))
           return { lo: null, hi: null, below: 0, above: 0, counts: {} };
-        const c: Record<string, number[]> = {};
-        let below = 0;
-        let above = 0;
-        STANDARD_BINS.forEach((bins, i) => {
-          const all = hc[r * STANDARD_BINS.length + i]!;
-          c[String(bins)] = all.slice(0, all.length - 2);
-          below = all[all.length - 2]!;
-          above = all[all.length - 1]!;
-        });
-        return { lo, hi, below, above, counts: c };
+        const all = STANDARD_BINS.map((bins) => histogramOfSorted(col, histogramEdges(lo, hi, bins)));
+        const counts = Object.fromEntries(STANDARD_BINS.map((bins, i) => [String(bins), all[i]!.counts]));
+        return { lo, hi, below: all[0]!.below, above: all[0]!.above, counts };
       };
-      histograms[metric] = { minmax: pack(0), p1p99: pack(1) };
-      stage(`series, percentiles and histograms of ${metric}`);
+      histograms[metric] = { minmax: pack(mo.min, mo.max), p1p99: pack(p01, p99) };
+      spill.write(j, v);
+      stage(`series, sort, percentiles and histograms of ${metric}`);
     });
 
     // The side-by-side work.
@@ -1176,12 +1115,18 @@ async function computeStats(
     };
     return { summary, topk, histograms, seriesBuckets, series };
   } finally {
-    spill.close();
     await settled;
   }
 }
 
-async function storeStats(client: PoolClient, id: string, s: ComputedStats, ms: number): Promise<void> {
+async function storeStats(
+  client: PoolClient,
+  id: string,
+  s: ComputedStats,
+  spill: MetricSpill,
+  chunk: number,
+  ms: number,
+): Promise<void> {
   await client.query('BEGIN');
   try {
     await client.query('DELETE FROM dataset_stats WHERE dataset_id = $1', [id]);
@@ -1204,12 +1149,23 @@ async function storeStats(client: PoolClient, id: string, s: ComputedStats, ms: 
       const params: unknown[] = [id, seconds];
       const rows: string[] = [];
       for (const [name, data] of cols) {
-        const at = params.push(name, encodeColumn(data));
+        const at = params.push(name, float64Bytes(data));
         rows.push(`($1, $2, $${at - 1}, $${at})`);
       }
       await client.query(
         `INSERT INTO dataset_stats_series (dataset_id, bucket_s, name, data) VALUES ${rows.join(', ')}`,
         params,
+      );
+    }
+    // Each metric's sorted values, read back from its spill file a batch of chunks at a time.
+    for (const [j, metric] of METRICS.entries()) {
+      await storeSortedColumn(
+        client,
+        id,
+        metric,
+        s.summary.rows,
+        (start, out) => spill.read(j, out, start),
+        chunk,
       );
     }
     await client.query('COMMIT');
@@ -1371,7 +1327,7 @@ export async function datasetTimeseries(
         'SELECT name, data FROM dataset_stats_series WHERE dataset_id = $1 AND bucket_s = $2 AND name = ANY($3::text[])',
         [id, seconds, names],
       );
-      const cols = new Map(rows.map((r) => [r.name, decodeColumn(r.data)]));
+      const cols = new Map(rows.map((r) => [r.name, float64sOf(r.data)]));
       const starts = cols.get('start');
       const counts = cols.get('count');
       if (!starts || !counts)
@@ -1588,6 +1544,28 @@ function seriesOf(
   return out;
 }
 
+/** Chunk indexes of sorted columns read lately, by dataset, computation and metric. */
+const sortedIndexes = new Map<string, SortedColumn>();
+const SORTED_INDEXES_KEPT = 64;
+
+/**
+ * The chunk index of a dataset's sorted values of `metric`, without chunk values (kept for
+ * later questions: a computed dataset's values never change).
+ */
+async function sortedColumn(q: Queryable, summary: Summary, metric: MetricName): Promise<SortedColumn> {
+  const key = `${summary.dataset_id}/${summary.computed_at}/${metric}`;
+  let index = sortedIndexes.get(key);
+  if (!index) {
+    const loaded = await loadSortedIndex(q, summary.dataset_id, metric, summary.rows);
+    if (!loaded)
+      throw new ConflictError(`dataset ${summary.dataset_id} changed while its analytics were read`);
+    index = loaded;
+    if (sortedIndexes.size >= SORTED_INDEXES_KEPT) sortedIndexes.delete(sortedIndexes.keys().next().value!);
+    sortedIndexes.set(key, index);
+  }
+  return { ...index, chunks: new Map() };
+}
+
 /**
  * `GET /datasets/:id/histogram`: edges and counts of a metric over [lo, hi] — the data's
  * extremes (minmax), its 1st and 99th percentiles (p1p99), or explicit bounds — with bins
@@ -1631,7 +1609,7 @@ export async function datasetHistogram(pool: Pool, datasetId: string, q: Histogr
     });
 
     if (q.hostId !== undefined) {
-      // One host: its values of the metric, from the covering index, binned here.
+      // One host: its values of the metric, from the covering index, sorted and counted here.
       const v = await hostValues(pool, id, q.hostId, metric);
       let lo: number;
       let hi: number;
@@ -1645,16 +1623,17 @@ export async function datasetHistogram(pool: Pool, datasetId: string, q: Histogr
         lo = mo.min;
         hi = mo.max;
       } else {
-        [lo, hi] = percentilesInPlace(v.slice(), 0, v.length, [0.01, 0.99]) as [number, number];
+        v.sort();
+        lo = percentileOfSorted(v, 0.01);
+        hi = percentileOfSorted(v, 0.99);
       }
-      const bins = lo === hi ? 1 : q.bins;
-      const all = histogramCounts(v, [histogramEdges(lo, hi, bins)])[0]!;
-      return answer(lo, hi, all.slice(0, bins), all[bins]!, all[bins + 1]!, v.length);
+      v.sort();
+      const h = histogramOfSorted(sortedColumnOf(v, Math.max(1, v.length)), histogramEdges(lo, hi, q.bins));
+      return answer(lo, hi, h.counts, h.below, h.above, v.length);
     }
     // Bounds: explicit, or precomputed.
     let lo: number | null;
     let hi: number | null;
-    let total: number | null = null;
     if (range.kind === 'explicit') {
       lo = range.lo;
       hi = range.hi;
@@ -1662,44 +1641,21 @@ export async function datasetHistogram(pool: Pool, datasetId: string, q: Histogr
       const stored = stats.histograms[metric][range.kind];
       lo = stored.lo;
       hi = stored.hi;
-      total = stats.summary.rows;
       // Where lo = hi every bin number gives the same one bin.
       const counts = stored.counts[String(q.bins)] ?? (lo === hi ? stored.counts['10'] : undefined);
       if (lo !== null && hi !== null && counts)
-        return answer(lo, hi, counts, stored.below, stored.above, total);
+        return answer(lo, hi, counts, stored.below, stored.above, stats.summary.rows);
     }
-    if (lo === null || hi === null) return answer(null, null, [], 0, 0, total ?? 0);
+    const total = stats.summary.rows;
+    if (lo === null || hi === null) return answer(null, null, [], 0, 0, total);
 
-    // Counts: one GROUP BY on the bin, found by width_bucket over the lower edges.
-    const bins = lo === hi ? 1 : q.bins;
-    const edges = histogramEdges(lo, hi, bins);
-    const f = rowFilter(id, q.hostId);
-    const pLo = f.params.push(lo);
-    const pHi = f.params.push(hi);
-    const pBins = f.params.push(bins);
-    const pEdges = f.params.push(edges.slice(0, bins));
-    const { rows } = await pool.query<{ i: number; n: string }>(
-      `SELECT CASE WHEN ${metric} < $${pLo}::float8 THEN -1
-                   WHEN ${metric} > $${pHi}::float8 THEN -2
-                   WHEN ${metric} = $${pHi}::float8 THEN $${pBins}::int - 1
-                   ELSE width_bucket(${metric}, $${pEdges}::float8[]) - 1 END AS i,
-              count(*) AS n
-         FROM host_telemetry_archival WHERE ${f.where}
-        GROUP BY 1`,
-      f.params,
-    );
-    const counts = new Array<number>(bins).fill(0);
-    let below = 0;
-    let above = 0;
-    let n = 0;
-    for (const r of rows) {
-      const c = Number(r.n);
-      n += c;
-      if (r.i === -1) below += c;
-      else if (r.i === -2) above += c;
-      else counts[r.i] = c;
-    }
-    return answer(lo, hi, counts, below, above, n);
+    // Counts: the ranks of the edges among the metric's sorted values, reading only the chunks
+    // the edges fall in.
+    const edges = histogramEdges(lo, hi, q.bins);
+    const col = await sortedColumn(pool, stats.summary, metric);
+    await loadSortedChunks(pool, id, metric, col, chunksNeeded(col, histogramProbes(edges)));
+    const h = histogramOfSorted(col, edges);
+    return answer(lo, hi, h.counts, h.below, h.above, total);
   } catch (err) {
     throw toDatabaseError(err);
   }

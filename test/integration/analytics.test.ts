@@ -412,6 +412,68 @@ describe('histogram', () => {
     const none = await datasetHistogram(pool, empty, HistogramQuerySchema.parse({ metric: 'cpu_usage' }));
     expect([none.lo, none.hi, none.bins, none.total]).toEqual([null, null, 0, 0]);
   });
+
+  it('fleet-wide, any range and bin number equal plain SQL, from sorted chunks of any size', async () => {
+    const asked = [
+      ['cpu_usage', '20,80', 40],
+      ['cpu_usage', 'minmax', 37],
+      ['memory_usage', 'p1p99', 3],
+      ['load_avg', '0.25,1.75', 6], // edges on data values
+      ['load_avg', '-1,5', 1000],
+      ['error_rate', '0,0', 5], // lo = hi on a value many rows hold
+      ['latency_ms', '2000,3000', 9], // every value below
+      ['network_in', '1e-300,1e300', 11],
+    ] as const;
+    for (const chunk of [4096, 7, 1]) {
+      await computeDatasetStats(pool, ds, { force: true, sortedChunk: chunk });
+      const { rows: stored } = await pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM dataset_stats_sorted WHERE dataset_id = $1 AND metric = 'cpu_usage'`,
+        [ds],
+      );
+      const total = (await datasetSummary(pool, ds)).rows;
+      expect(stored[0]!.n).toBe(Math.ceil(total / chunk));
+      for (const [metric, range, bins] of asked) {
+        const got = await datasetHistogram(
+          pool,
+          ds,
+          HistogramQuerySchema.parse({ metric, range, bins: String(bins) }),
+        );
+        const want = await plain(metric, got.edges);
+        expect(
+          [got.counts, got.below, got.above, got.total],
+          `${metric} ${range} ${bins}, chunk ${chunk}`,
+        ).toEqual([want.counts, want.below, want.above, want.n]);
+      }
+    }
+  });
+
+  it("stores each metric's values in the order of ORDER BY, chunk after chunk", async () => {
+    await computeDatasetStats(pool, ds, { force: true, sortedChunk: 500 });
+    for (const metric of METRICS) {
+      const { rows } = await pool.query<{
+        first_rank: string;
+        first_value: number;
+        last_value: number;
+        data: Buffer;
+      }>(
+        `SELECT first_rank, first_value, last_value, data FROM dataset_stats_sorted
+          WHERE dataset_id = $1 AND metric = $2 ORDER BY chunk`,
+        [ds, metric],
+      );
+      const values: number[] = [];
+      for (const r of rows) {
+        expect(Number(r.first_rank)).toBe(values.length);
+        const chunk = Array.from({ length: r.data.length / 8 }, (_, i) => r.data.readDoubleLE(i * 8));
+        expect([chunk[0], chunk[chunk.length - 1]]).toEqual([r.first_value, r.last_value]);
+        values.push(...chunk);
+      }
+      const { rows: want } = await pool.query<{ v: number }>(
+        `SELECT ${metric} AS v FROM host_telemetry_archival WHERE dataset_id = $1 ORDER BY ${metric}`,
+        [ds],
+      );
+      expect(values).toEqual(want.map((r) => r.v));
+    }
+  });
 });
 
 describe('rows stored out of time order', () => {

@@ -1,7 +1,7 @@
 /**
  * The analytics query schemas (fixed lists only, injection attempts refused) and the in-memory
- * numerics of the precompute (selection, percentile_cont, histogram edges and bins) against
- * plain sorting and counting.
+ * numerics of the precompute (selection, percentile_cont, histogram edges, bins counted by the
+ * ranks of the edges in sorted chunks) against plain sorting and counting.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,13 +10,14 @@ import {
   TimeseriesQuerySchema,
   TopKQuerySchema,
 } from '../../src/contract/analytics.js';
+import { histogramEdges, isoTimes, percentileContInPlace, selectInPlace } from '../../src/db/analytics.js';
 import {
-  binIndex,
-  histogramEdges,
-  isoTimes,
-  percentileContInPlace,
-  selectInPlace,
-} from '../../src/db/analytics.js';
+  chunksNeeded,
+  histogramOfSorted,
+  histogramProbes,
+  percentileOfSorted,
+  sortedColumnOf,
+} from '../../src/db/sorted-values.js';
 import { Random } from '../../src/core/random.js';
 
 describe('query schemas', () => {
@@ -100,22 +101,76 @@ describe('numerics', () => {
     expect(Number.isNaN(percentileContInPlace(new Float64Array(0), 0, 0, 0.5))).toBe(true);
   });
 
-  it('bins by the edges: half-open but the last closed, one bin where lo = hi', () => {
+  /** The plain definition: the largest i < bins with edges[i] ≤ v; below lo and above hi (NaN) apart. */
+  function plainHistogram(values: readonly number[], edges: readonly number[]) {
+    const bins = edges.length - 1;
+    const counts = new Array<number>(bins).fill(0);
+    let below = 0;
+    let above = 0;
+    for (const v of values) {
+      if (v < edges[0]!) below++;
+      else if (!(v <= edges[bins]!)) above++;
+      else {
+        let bin = 0;
+        for (let i = 0; i < bins; i++) if (edges[i]! <= v) bin = i;
+        counts[bin]!++;
+      }
+    }
+    return { counts, below, above };
+  }
+
+  it('bins by the ranks of the edges as by the plain definition, in one chunk or many', () => {
     expect(histogramEdges(0, 1, 4)).toEqual([0, 0.25, 0.5, 0.75, 1]);
     expect(histogramEdges(3, 3, 40)).toEqual([3, 3]);
     const edges = histogramEdges(0.1, 0.7, 3);
     expect(edges[0]).toBe(0.1);
     expect(edges[3]).toBe(0.7);
     const rng = Random.fromSeed(5);
-    const values = [...edges, 0.05, 0.75, ...Array.from({ length: 500 }, () => 0.1 + rng.nextFloat() * 0.6)];
-    for (const v of values) {
-      // The plain definition: the largest i < bins with edges[i] ≤ v.
-      let want = v < 0.1 ? -1 : v > 0.7 ? -2 : 0;
-      if (want === 0) for (let i = 0; i < 3; i++) if (edges[i]! <= v) want = i;
-      expect(binIndex(edges, v)).toBe(want);
+    const spread = [
+      ...edges,
+      0.05,
+      0.75,
+      NaN,
+      ...Array.from({ length: 500 }, () => 0.1 + rng.nextFloat() * 0.6),
+    ];
+    // Ties on the edges and runs of one value longer than a chunk.
+    const ties = Array.from({ length: 400 }, () => Math.floor(rng.nextFloat() * 9) * 0.125);
+    for (const values of [spread, ties, [], [3, 3, 3]]) {
+      const sorted = Float64Array.from(values).sort();
+      for (const chunk of [1, 2, 7, 64, Math.max(1, sorted.length)]) {
+        const col = sortedColumnOf(sorted, chunk);
+        for (const e of [edges, histogramEdges(0, 1, 8), histogramEdges(0.25, 0.75, 5), [3, 3], [-1, 2]]) {
+          expect(histogramOfSorted(col, e), `chunk ${chunk}, edges ${e.join(' ')}`).toEqual(
+            plainHistogram(values, e),
+          );
+        }
+      }
     }
-    expect(binIndex([3, 3], 3)).toBe(0);
-    expect(binIndex([3, 3], 2)).toBe(-1);
+  });
+
+  it('reads only the chunks the edges fall in', () => {
+    // Chunks of 4: [0 1 2 3] [4 5 6 7] [8 9 10 11]; an edge between two chunks needs neither.
+    const sorted = Float64Array.from({ length: 12 }, (_, i) => i);
+    const stored = sortedColumnOf(sorted, 4);
+    const bare = { ...stored, chunks: new Map<number, Float64Array>() };
+    expect(chunksNeeded(bare, histogramProbes([3.5, 5.5, 10.5]))).toEqual([1, 2]);
+    expect(chunksNeeded(bare, histogramProbes([3.5, 8, 11]))).toEqual([]);
+    expect(chunksNeeded(bare, histogramProbes([-5, 100]))).toEqual([]);
+    expect(() => histogramOfSorted(bare, [3.5, 5.5, 10.5])).toThrow(/has not been read/);
+    bare.chunks.set(1, stored.chunks.get(1)!);
+    bare.chunks.set(2, stored.chunks.get(2)!);
+    expect(histogramOfSorted(bare, [3.5, 5.5, 10.5])).toEqual({ counts: [2, 5], below: 4, above: 1 });
+  });
+
+  it('reads percentiles off sorted values as percentile_cont does', () => {
+    const rng = Random.fromSeed(9);
+    for (const n of [1, 2, 17, 1001]) {
+      const values = Array.from({ length: n }, () => rng.nextFloat());
+      const sorted = Float64Array.from(values).sort();
+      for (const p of [0, 0.01, 0.5, 0.95, 0.99, 1])
+        expect(percentileOfSorted(sorted, p)).toBe(reference(values, p));
+    }
+    expect(percentileOfSorted(new Float64Array(0), 0.5)).toBeNaN();
   });
 
   it('writes bucket starts as toISOString does', () => {

@@ -1,0 +1,258 @@
+/**
+ * A metric's values of a whole dataset, sorted and stored in chunks (`dataset_stats_sorted`), so
+ * that a fleet-wide histogram over any range and any number of bins is exact without reading the
+ * rows: bin counts are differences of ranks (how many values lie below an edge), and the rank of
+ * an edge needs only the one chunk the edge falls in.
+ *
+ * Each chunk row holds the rank of its first value, its first and last value, and its values as
+ * little-endian float64s. The index (ranks, first and last values: 24 bytes per chunk) is read
+ * once per dataset and metric and kept; a question then reads at most one chunk per edge, and
+ * none for an edge that falls between two chunks.
+ *
+ * Order: ascending, NaN last (the order of `Float64Array.prototype.sort` and of PostgreSQL's
+ * float8), so a NaN is above every edge, as it is in SQL.
+ */
+import { endianness } from 'node:os';
+import type { Queryable } from './pool.js';
+
+/** Values per stored chunk (32 KiB): a 40-bin question reads at most 41 of them. */
+export const SORTED_CHUNK = 4096;
+
+/** A sorted column: its chunk index, and whichever chunks' values have been read. */
+export interface SortedColumn {
+  /** Number of values. */
+  n: number;
+  /** Rank of each chunk's first value (ascending, starting at 0). */
+  starts: Float64Array;
+  /** Each chunk's first and last value. */
+  firsts: Float64Array;
+  lasts: Float64Array;
+  /** Values of the chunks read so far, by chunk number. */
+  chunks: Map<number, Float64Array>;
+}
+
+/** a > x, with NaN the greatest value. */
+const above = (a: number, x: number): boolean => a > x || (Number.isNaN(a) && !Number.isNaN(x));
+/** a ≥ x, with NaN the greatest value. */
+const atLeast = (a: number, x: number): boolean => a >= x || Number.isNaN(a);
+
+/** First index i in [0, n) with pred(a[i]) (pred monotone: false…false true…true), else n. */
+function firstWhere(a: Float64Array, n: number, pred: (v: number) => boolean): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (pred(a[mid]!)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/**
+ * Where the rank of x lies: `{ rank }` when the index alone decides it, or `{ chunk }` when it
+ * needs that chunk's values. The rank counts the values < x, or ≤ x when `inclusive`.
+ */
+function locate(col: SortedColumn, x: number, inclusive: boolean): { rank: number } | { chunk: number } {
+  const past = inclusive ? (v: number) => above(v, x) : (v: number) => atLeast(v, x);
+  // The first chunk whose last value is past x holds the boundary; every chunk before it is
+  // wholly below.
+  const k = firstWhere(col.lasts, col.lasts.length, past);
+  if (k === col.lasts.length) return { rank: col.n };
+  if (past(col.firsts[k]!)) return { rank: col.starts[k]! };
+  return { chunk: k };
+}
+
+/** Chunks whose values the ranks of `probes` need and which have not been read yet. */
+export function chunksNeeded(
+  col: SortedColumn,
+  probes: readonly { x: number; inclusive: boolean }[],
+): number[] {
+  const need = new Set<number>();
+  for (const p of probes) {
+    const at = locate(col, p.x, p.inclusive);
+    if ('chunk' in at && !col.chunks.has(at.chunk)) need.add(at.chunk);
+  }
+  return [...need].sort((a, b) => a - b);
+}
+
+/**
+ * The number of values < x (≤ x when `inclusive`).
+ *
+ * @throws Error when the chunk it needs has not been read ({@link chunksNeeded})
+ */
+export function rankOf(col: SortedColumn, x: number, inclusive: boolean): number {
+  const at = locate(col, x, inclusive);
+  if ('rank' in at) return at.rank;
+  const values = col.chunks.get(at.chunk);
+  if (!values) throw new Error(`chunk ${at.chunk} of the sorted column has not been read`);
+  const past = inclusive ? (v: number) => above(v, x) : (v: number) => atLeast(v, x);
+  return col.starts[at.chunk]! + firstWhere(values, values.length, past);
+}
+
+/** The probes a histogram over `edges` needs: every lower edge (strict) and hi (inclusive). */
+export function histogramProbes(edges: readonly number[]): { x: number; inclusive: boolean }[] {
+  const bins = edges.length - 1;
+  const probes = edges.slice(0, bins).map((x) => ({ x, inclusive: false }));
+  probes.push({ x: edges[bins]!, inclusive: true });
+  return probes;
+}
+
+/**
+ * Counts per bin of the histogram over `edges` (bin i: edges[i] ≤ v < edges[i + 1], the last
+ * bin also v = hi), with the values below lo and above hi (NaN included), from ranks alone.
+ */
+export function histogramOfSorted(
+  col: SortedColumn,
+  edges: readonly number[],
+): { counts: number[]; below: number; above: number } {
+  const bins = edges.length - 1;
+  const ranks = histogramProbes(edges).map((p) => rankOf(col, p.x, p.inclusive));
+  const counts = new Array<number>(bins);
+  for (let i = 0; i < bins; i++) counts[i] = ranks[i + 1]! - ranks[i]!;
+  return { counts, below: ranks[0]!, above: col.n - ranks[bins]! };
+}
+
+/**
+ * A sorted array as a column of chunks of `chunk` values each, all of them present (the
+ * precompute's view of what it stores).
+ */
+export function sortedColumnOf(sorted: Float64Array, chunk = SORTED_CHUNK): SortedColumn {
+  const count = Math.ceil(sorted.length / chunk);
+  const col: SortedColumn = {
+    n: sorted.length,
+    starts: new Float64Array(count),
+    firsts: new Float64Array(count),
+    lasts: new Float64Array(count),
+    chunks: new Map(),
+  };
+  for (let k = 0; k < count; k++) {
+    const start = k * chunk;
+    const values = sorted.subarray(start, Math.min(sorted.length, start + chunk));
+    col.starts[k] = start;
+    col.firsts[k] = values[0]!;
+    col.lasts[k] = values[values.length - 1]!;
+    col.chunks.set(k, values);
+  }
+  return col;
+}
+
+/** `percentile_cont(p)` of sorted values (PostgreSQL's interpolation between ranks ⌊h⌋ and ⌈h⌉). */
+export function percentileOfSorted(sorted: Float64Array, p: number): number {
+  const n = sorted.length;
+  if (n === 0) return NaN;
+  const h = p * (n - 1);
+  const first = Math.floor(h);
+  const v0 = sorted[first]!;
+  if (Math.ceil(h) === first) return v0;
+  return v0 + (h - first) * (sorted[first + 1]! - v0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage
+// ---------------------------------------------------------------------------------------------
+
+const LE = endianness() === 'LE';
+
+/** Little-endian float64 bytes of `a` (a view of it on a little-endian machine). */
+export function float64Bytes(a: Float64Array): Buffer {
+  if (LE) return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  const buf = Buffer.alloc(a.length * 8);
+  for (let i = 0; i < a.length; i++) buf.writeDoubleLE(a[i]!, i * 8);
+  return buf;
+}
+
+/** The float64s of {@link float64Bytes}' bytes (a copy, aligned). */
+export function float64sOf(buf: Buffer): Float64Array {
+  const out = new Float64Array(buf.length / 8);
+  if (LE) new Uint8Array(out.buffer).set(buf);
+  else for (let i = 0; i < out.length; i++) out[i] = buf.readDoubleLE(i * 8);
+  return out;
+}
+
+/** Chunk rows sent per INSERT (about 1 MiB of values at the default chunk size). */
+const ROWS_PER_INSERT = 32;
+
+/**
+ * Stores one metric's sorted values (inside the caller's transaction, after its `dataset_stats`
+ * row), reading them chunk by chunk through `readChunk(start, out)` so that only one batch of
+ * chunks is in memory.
+ *
+ * @param n - number of values
+ * @param readChunk - fills `out` with the sorted values of ranks [start, start + out.length)
+ */
+export async function storeSortedColumn(
+  q: Queryable,
+  datasetId: string,
+  metric: string,
+  n: number,
+  readChunk: (start: number, out: Float64Array) => void,
+  chunk = SORTED_CHUNK,
+): Promise<void> {
+  const count = Math.ceil(n / chunk);
+  for (let k0 = 0; k0 < count; k0 += ROWS_PER_INSERT) {
+    const params: unknown[] = [datasetId, metric];
+    const rows: string[] = [];
+    for (let k = k0; k < Math.min(count, k0 + ROWS_PER_INSERT); k++) {
+      const start = k * chunk;
+      const values = new Float64Array(Math.min(chunk, n - start));
+      readChunk(start, values);
+      const at = params.push(k, start, values[0], values[values.length - 1], float64Bytes(values));
+      rows.push(`($1, $2, $${at - 4}, $${at - 3}, $${at - 2}::float8, $${at - 1}::float8, $${at})`);
+    }
+    await q.query(
+      `INSERT INTO dataset_stats_sorted (dataset_id, metric, chunk, first_rank, first_value, last_value, data)
+       VALUES ${rows.join(', ')}`,
+      params,
+    );
+  }
+}
+
+/**
+ * The chunk index of a stored sorted column (no values yet), or null when none is stored.
+ *
+ * @param n - the number of values the column holds (the dataset's rows)
+ */
+export async function loadSortedIndex(
+  q: Queryable,
+  datasetId: string,
+  metric: string,
+  n: number,
+): Promise<SortedColumn | null> {
+  const { rows } = await q.query<{ first_rank: string; first_value: number; last_value: number }>(
+    `SELECT first_rank, first_value, last_value FROM dataset_stats_sorted
+      WHERE dataset_id = $1 AND metric = $2 ORDER BY chunk`,
+    [datasetId, metric],
+  );
+  if (rows.length === 0 && n > 0) return null;
+  const col: SortedColumn = {
+    n,
+    starts: new Float64Array(rows.length),
+    firsts: new Float64Array(rows.length),
+    lasts: new Float64Array(rows.length),
+    chunks: new Map(),
+  };
+  rows.forEach((r, k) => {
+    col.starts[k] = Number(r.first_rank);
+    col.firsts[k] = r.first_value;
+    col.lasts[k] = r.last_value;
+  });
+  return col;
+}
+
+/** Reads the given chunks' values into `col` (one query). */
+export async function loadSortedChunks(
+  q: Queryable,
+  datasetId: string,
+  metric: string,
+  col: SortedColumn,
+  chunks: readonly number[],
+): Promise<void> {
+  if (chunks.length === 0) return;
+  const { rows } = await q.query<{ chunk: number; data: Buffer }>(
+    `SELECT chunk, data FROM dataset_stats_sorted WHERE dataset_id = $1 AND metric = $2 AND chunk = ANY($3::int[])`,
+    [datasetId, metric, chunks],
+  );
+  for (const r of rows) col.chunks.set(r.chunk, float64sOf(r.data));
+  for (const k of chunks)
+    if (!col.chunks.has(k)) throw new Error(`chunk ${k} of ${metric}'s sorted values is missing`);
+}
