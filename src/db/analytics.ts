@@ -7,7 +7,8 @@
  *   first question, when it has not run). Side by side on three connections it builds the filter
  *   indexes, counts the top-k columns (one grouping-sets aggregate), and reads the rows in one
  *   binary COPY whose metrics are spilled to temporary files, then processed one metric at a
- *   time (memory: one metric's values, whatever the number of metrics). It stores the summary,
+ *   time, window by window (memory: one window of about a million values, whatever the number
+ *   of rows and metrics; see {@link metricPass}). It stores the summary,
  *   every value count of the top-k columns, the unfiltered time series of every metric at every
  *   standard bucket width (mean, min, max, p95, count, anomalies), and histograms at the standard
  *   ranges (minmax, p1p99) and bin numbers ({@link STANDARD_BINS}) in `dataset_stats`.
@@ -21,9 +22,9 @@
  *   time range is answered by one SQL aggregate over the rows (`percentile_cont`, `date_bin`).
  *
  * ## Exactness of the in-memory figures
- * Percentiles are computed in memory by selection (quickselect), not by sketches: the value at
- * rank ⌊p(n − 1)⌋ and the next one are found exactly and interpolated as PostgreSQL's
- * `percentile_cont` does. Per-bucket figures come from the rows of each bucket placed
+ * Percentiles are exact, not sketched: the values at rank ⌊p(n − 1)⌋ and the next one,
+ * interpolated as PostgreSQL's `percentile_cont` does — per bucket found by selection
+ * (quickselect), over the whole dataset read off the merge of sorted windows. Per-bucket figures come from the rows of each bucket placed
  * contiguously: rows arrive as runs of one minute each (one run per minute when the partition is
  * stored in time order, as the ingest writes it), and the runs are placed by minute — every
  * standard width is a whole number of minutes and aligned to the epoch, so each bucket is a run
@@ -31,13 +32,15 @@
  * equal to `avg` and `stddev_samp` up to rounding (relative 1e-12 at 10 million rows).
  *
  * Histogram bin i holds the values v with edges[i] ≤ v < edges[i + 1] (the last bin also
- * v = hi), with edges[i] = lo + (hi − lo)·i/bins computed in float64: the same edges decide in
- * memory and in SQL (`width_bucket` over the lower edges), so both paths give the same counts.
+ * v = hi), with edges[i] = lo + (hi − lo)·i/bins computed in float64; its count is the number
+ * of values below edges[i + 1] less the number below edges[i] (for the last bin, at most hi),
+ * ranks found by binary search among sorted values.
  *
  * Answers are wire documents (snake_case, src/contract/analytics.ts): they go out as they are.
  */
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { to as copyTo } from 'pg-copy-streams';
@@ -67,6 +70,9 @@ import {
   histogramProbes,
   loadSortedChunks,
   loadSortedIndex,
+  chunkLength,
+  mergeSortedRuns,
+  percentileAt,
   percentileOfSorted,
   SORTED_CHUNK,
   sortedColumnOf,
@@ -96,6 +102,9 @@ const PERCENTILES = [0.01, 0.5, 0.95, 0.99] as const;
 /** Aggregates stored per bucket and metric (count and anomalies are stored once per bucket). */
 const STORED_AGGS = ['mean', 'min', 'max', 'p95'] as const;
 
+/** Series bytes sent per INSERT at the most (but at least one column). */
+const SERIES_BYTES_PER_INSERT = 4 << 20;
+
 /** Advisory-lock class of the stats computation (the second key is the dataset's hash). */
 const STATS_LOCK_CLASS = 70_411;
 
@@ -115,6 +124,11 @@ export interface ComputeStatsOptions {
   onStage?: (stage: string, ms: number) => void;
   /** Values per stored chunk of the sorted columns (default {@link SORTED_CHUNK}; small in tests). */
   sortedChunk?: number;
+  /**
+   * Values a window of the per-metric pass holds at most, unless one bucket of the coarsest
+   * stored width holds more (default {@link WINDOW_VALUES}; small in tests).
+   */
+  windowValues?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -532,8 +546,9 @@ interface MinuteLayout {
 }
 
 /**
- * The metrics of one COPY pass, spilled to one file per metric (float64s in arrival order), so
- * that memory holds one metric at a time whatever the row count.
+ * The metrics of one COPY pass, spilled to one file per metric (float64s in arrival order, later
+ * overwritten by the same values sorted), plus a scratch file for sorted windows, so that memory
+ * holds one window of one metric whatever the row count.
  */
 class MetricSpill {
   readonly dir: string;
@@ -544,8 +559,13 @@ class MetricSpill {
 
   constructor(metrics: readonly MetricName[]) {
     this.dir = mkdtempSync(join(tmpdir(), 'tads-stats-'));
-    this.#fds = metrics.map((m) => openSync(join(this.dir, m), 'w+'));
+    this.#fds = [...metrics, 'scratch'].map((m) => openSync(join(this.dir, m), 'w+'));
     this.#stage = metrics.map(() => new Float64Array(MetricSpill.STAGE));
+  }
+
+  /** The file number of the scratch file (after the metrics'), for sorted runs. */
+  get scratch(): number {
+    return this.#fds.length - 1;
   }
 
   /** Stage slot of the next row (flushing first when full). */
@@ -560,16 +580,15 @@ class MetricSpill {
 
   flush(): void {
     if (this.#used === 0) return;
-    this.#fds.forEach((fd, j) => {
-      const s = this.#stage[j]!;
-      writeSync(fd, new Uint8Array(s.buffer, 0, this.#used * 8));
+    this.#stage.forEach((s, j) => {
+      writeSync(this.#fds[j]!, new Uint8Array(s.buffer, 0, this.#used * 8));
     });
     this.#used = 0;
   }
 
   /**
-   * Reads metric j's values from position `start` on into `out`: in arrival order, or sorted
-   * once {@link MetricSpill.write} has put them back so.
+   * Reads file j's values from position `start` on into `out`: a metric's in arrival order, or
+   * sorted once the per-metric pass has put them back so.
    */
   read(j: number, out: Float64Array, start = 0): void {
     const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
@@ -587,12 +606,12 @@ class MetricSpill {
     }
   }
 
-  /** Writes `values` over metric j's file from its start (the same number of values). */
-  write(j: number, values: Float64Array): void {
+  /** Writes `values` into file j (a metric's, or {@link MetricSpill.scratch}) from position `start`. */
+  write(j: number, values: Float64Array, start = 0): void {
     const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
     let done = 0;
     while (done < bytes.length) {
-      done += writeSync(this.#fds[j]!, bytes, done, Math.min(bytes.length - done, 1 << 26), done);
+      done += writeSync(this.#fds[j]!, bytes, done, Math.min(bytes.length - done, 1 << 26), start * 8 + done);
     }
   }
 
@@ -705,26 +724,279 @@ function layoutOfRuns(
 }
 
 /**
- * Metric j's values placed by minute, read from the spill into `raw` (and, when runs must move,
- * gathered into `placed`): the same one or two buffers serve every metric, so memory holds one
- * metric whatever their number.
+ * Metric j's values of the placed positions [p0, p1) (rows placed by minute), read from its spill
+ * file into `out`: one read when the rows arrived in time order, else one per run of arrival
+ * order (`cursor` carries the run to start from between consecutive windows).
  */
-function placedValues(
+function readPlaced(
   spill: MetricSpill,
   j: number,
   layout: MinuteLayout,
-  raw: Float64Array,
-  placed: Float64Array | null,
-): Float64Array {
-  spill.read(j, raw);
-  if (!layout.gather || !placed) return raw;
-  const { start, length } = layout.gather;
-  let at = 0;
-  for (let p = 0; p < start.length; p++) {
-    placed.set(raw.subarray(start[p], start[p]! + length[p]!), at);
-    at += length[p]!;
+  p0: number,
+  p1: number,
+  out: Float64Array,
+  cursor: { run: number; at: number },
+): void {
+  if (!layout.gather) {
+    spill.read(j, out.subarray(0, p1 - p0), p0);
+    return;
   }
-  return placed;
+  // Runs lie inside minutes and windows are whole minutes, so no run straddles p1.
+  const { start, length } = layout.gather;
+  while (cursor.at < p1) {
+    const len = length[cursor.run]!;
+    spill.read(j, out.subarray(cursor.at - p0, cursor.at - p0 + len), start[cursor.run]!);
+    cursor.at += len;
+    cursor.run++;
+  }
+}
+
+/** Values a window of the per-metric pass holds at most, unless one bucket alone holds more. */
+const WINDOW_VALUES = 1 << 20;
+
+/**
+ * Windows of the per-metric pass, as minute-slot boundaries (0 first, the slot count last): each
+ * a run of whole buckets of the coarsest stored width (so whole buckets of every width: the
+ * widths nest), of at most `windowValues` values unless one bucket holds more.
+ */
+function windowsOf(layout: MinuteLayout, kept: readonly Level[], windowValues: number): number[] {
+  const nm = layout.minutes.length;
+  const coarsest = kept[kept.length - 1];
+  const units = coarsest ? coarsest.firstSlot : Float64Array.from({ length: nm + 1 }, (_, i) => i);
+  const off = layout.offsets;
+  const cuts = [0];
+  for (let u = 1; u < units.length; u++) {
+    const last = cuts[cuts.length - 1]!;
+    if (off[units[u]!]! - off[last]! > windowValues && units[u - 1]! > last) cuts.push(units[u - 1]!);
+  }
+  if (nm > 0) cuts.push(nm);
+  return cuts;
+}
+
+/** Per-metric series columns of one stored width, filled window by window. */
+interface LevelFigures {
+  level: Level;
+  mean: Float64Array;
+  min: Float64Array;
+  max: Float64Array;
+  p95: Float64Array;
+  /** Next bucket to fill. */
+  next: number;
+}
+
+/**
+ * The figures of one window, slots [s0, s1) whose values (placed by minute, from position p0)
+ * are `values`: every stored width's buckets that start in it, from per-minute sums, minima and
+ * maxima, and p95 by selection inside each bucket (which reorders the bucket's values only).
+ */
+function windowFigures(
+  values: Float64Array,
+  p0: number,
+  layout: MinuteLayout,
+  s0: number,
+  s1: number,
+  levels: LevelFigures[],
+  minute: { sum: Float64Array; min: Float64Array; max: Float64Array },
+): void {
+  const off = layout.offsets;
+  for (let s = s0; s < s1; s++) {
+    let t = 0;
+    let mn = Infinity;
+    let mx = -Infinity;
+    const hi = off[s + 1]! - p0;
+    for (let i = off[s]! - p0; i < hi; i++) {
+      const v = values[i]!;
+      t += v;
+      if (v < mn) mn = v;
+      if (v > mx) mx = v;
+    }
+    minute.sum[s] = t;
+    minute.min[s] = mn;
+    minute.max[s] = mx;
+  }
+  // Finest first: a coarser bucket's selection may reorder what a finer one has used.
+  for (const f of levels) {
+    const first = f.level.firstSlot;
+    for (; f.next < f.level.starts.length && first[f.next]! < s1; f.next++) {
+      const b = f.next;
+      const a0 = first[b]!;
+      const a1 = first[b + 1]!;
+      let sum = 0;
+      let mn = Infinity;
+      let mx = -Infinity;
+      for (let s = a0; s < a1; s++) {
+        sum += minute.sum[s]!;
+        if (minute.min[s]! < mn) mn = minute.min[s]!;
+        if (minute.max[s]! > mx) mx = minute.max[s]!;
+      }
+      const lo = off[a0]! - p0;
+      const hi = off[a1]! - p0;
+      f.mean[b] = sum / (hi - lo);
+      f.min[b] = mn;
+      f.max[b] = mx;
+      f.p95[b] = percentileContInPlace(values, lo, hi, 0.95);
+    }
+  }
+}
+
+/**
+ * Min, max, and compensated sums (Neumaier) of values added block by block, then of the squared
+ * deviations from the mean in a second pass: mean and sample standard deviation at least as
+ * accurate as PostgreSQL's `avg` and `stddev_samp`.
+ */
+class Moments {
+  n = 0;
+  min = Infinity;
+  max = -Infinity;
+  #s = 0;
+  #c = 0;
+  #q = 0;
+  #cq = 0;
+
+  add(values: Float64Array): void {
+    let { min: mn, max: mx } = this;
+    let s = this.#s;
+    let c = this.#c;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (v < mn) mn = v;
+      if (v > mx) mx = v;
+      const t = s + v;
+      c += Math.abs(s) >= Math.abs(v) ? s - t + v : v - t + s;
+      s = t;
+    }
+    this.n += values.length;
+    this.min = mn;
+    this.max = mx;
+    this.#s = s;
+    this.#c = c;
+  }
+
+  get mean(): number {
+    return this.n > 0 ? (this.#s + this.#c) / this.n : NaN;
+  }
+
+  /** Second pass: the squared deviations from {@link Moments.mean} of every value again. */
+  addSquares(values: Float64Array): void {
+    const mean = this.mean;
+    let q = this.#q;
+    let cq = this.#cq;
+    for (let i = 0; i < values.length; i++) {
+      const d = values[i]! - mean;
+      const x = d * d;
+      const t = q + x;
+      cq += q >= x ? q - t + x : x - t + q;
+      q = t;
+    }
+    this.#q = q;
+    this.#cq = cq;
+  }
+
+  result() {
+    const n = this.n;
+    return {
+      min: n > 0 ? this.min : NaN,
+      max: n > 0 ? this.max : NaN,
+      mean: this.mean,
+      stddev: n > 1 ? Math.sqrt((this.#q + this.#cq) / (n - 1)) : NaN,
+    };
+  }
+}
+
+/** Min, max, mean and sample standard deviation of `values` (see {@link Moments}). */
+function moments(values: Float64Array) {
+  const m = new Moments();
+  m.add(values);
+  m.addSquares(values);
+  return m.result();
+}
+
+/** What the per-metric pass finds of one metric. */
+interface MetricFigures {
+  moments: ReturnType<Moments['result']>;
+  /** Percentiles at {@link PERCENTILES}. */
+  percentiles: number[];
+  /** The sorted values' chunk index (the values themselves are in the metric's spill file). */
+  sorted: SortedColumn;
+}
+
+/**
+ * One metric's pass (memory: one window of values and a buffer per window, whatever the row
+ * count): window by window, the placed values give the moments' sums and every stored width's
+ * bucket figures, and are sorted and written to the scratch file as a run; the runs are then
+ * merged back into the metric's spill file, ascending, which gives the squared deviations, the
+ * percentiles and the chunk index on the way.
+ */
+async function metricPass(
+  spill: MetricSpill,
+  j: number,
+  layout: MinuteLayout,
+  cuts: readonly number[],
+  window: Float64Array,
+  levels: LevelFigures[],
+  chunk: number,
+): Promise<MetricFigures> {
+  const off = layout.offsets;
+  const nm = layout.minutes.length;
+  const minute = { sum: new Float64Array(nm), min: new Float64Array(nm), max: new Float64Array(nm) };
+  for (const f of levels) f.next = 0;
+  const m = new Moments();
+  const cursor = { run: 0, at: 0 };
+  const bounds: number[] = [];
+  for (let w = 0; w + 1 < cuts.length; w++) {
+    const p0 = off[cuts[w]!]!;
+    const p1 = off[cuts[w + 1]!]!;
+    const values = window.subarray(0, p1 - p0);
+    readPlaced(spill, j, layout, p0, p1, values, cursor);
+    m.add(values);
+    windowFigures(values, p0, layout, cuts[w]!, cuts[w + 1]!, levels, minute);
+    values.sort();
+    spill.write(spill.scratch, values, p0);
+    bounds.push(p0);
+    // A server answers questions meanwhile: a window is a few tens of milliseconds of work.
+    await yieldToLoop();
+  }
+  const n = m.n;
+  bounds.push(n);
+
+  // Merge: squared deviations, percentile ranks and the chunk index on the way.
+  const wanted = new Map<number, number>();
+  for (const p of PERCENTILES) {
+    const h = p * (n - 1);
+    wanted.set(Math.floor(h), NaN);
+    wanted.set(Math.ceil(h), NaN);
+  }
+  const count = Math.ceil(n / chunk);
+  const sorted: SortedColumn = {
+    n,
+    starts: new Float64Array(count),
+    firsts: new Float64Array(count),
+    lasts: new Float64Array(count),
+    chunks: new Map(),
+  };
+  await mergeSortedRuns(
+    (start, out) => spill.read(spill.scratch, out, start),
+    bounds,
+    (block, rank) => {
+      m.addSquares(block);
+      for (const r of wanted.keys())
+        if (r >= rank && r < rank + block.length) wanted.set(r, block[r - rank]!);
+      for (let k = Math.ceil(rank / chunk); k * chunk < rank + block.length; k++) {
+        sorted.starts[k] = k * chunk;
+        sorted.firsts[k] = block[k * chunk - rank]!;
+      }
+      for (let k = Math.floor(rank / chunk); k < count && k * chunk < rank + block.length; k++) {
+        const last = Math.min(n, (k + 1) * chunk) - 1;
+        if (last < rank + block.length) sorted.lasts[k] = block[last - rank]!;
+      }
+      spill.write(j, block, rank);
+    },
+  );
+  return {
+    moments: m.result(),
+    percentiles: PERCENTILES.map((p) => percentileAt(n, p, (r) => wanted.get(r)!)),
+    sorted,
+  };
 }
 
 /** One standard bucket width's series: bucket starts and, per bucket, minute-slot ranges. */
@@ -756,109 +1028,6 @@ function levelOf(layout: MinuteLayout, seconds: number): Level {
   const s = starts.view();
   const span = s.length === 0 ? 0 : (s[s.length - 1]! - s[0]!) / seconds + 1;
   return { seconds, span, starts: s.slice(), firstSlot: firstSlot.view().slice() };
-}
-
-/**
- * Sum, min and max of each minute's values: the coarser buckets' figures are made of these, so
- * the values are passed over once for all widths.
- */
-function minuteFigures(values: Float64Array, layout: MinuteLayout) {
-  const nm = layout.minutes.length;
-  const sum = new Float64Array(nm);
-  const min = new Float64Array(nm);
-  const max = new Float64Array(nm);
-  const off = layout.offsets;
-  for (let s = 0; s < nm; s++) {
-    let t = 0;
-    let mn = Infinity;
-    let mx = -Infinity;
-    const hi = off[s + 1]!;
-    for (let i = off[s]!; i < hi; i++) {
-      const v = values[i]!;
-      t += v;
-      if (v < mn) mn = v;
-      if (v > mx) mx = v;
-    }
-    sum[s] = t;
-    min[s] = mn;
-    max[s] = mx;
-  }
-  return { sum, min, max };
-}
-
-/**
- * Per-bucket mean, min, max and p95 of one metric at one level, from the minute figures and a
- * selection inside each bucket (which reorders the bucket's values only).
- */
-function bucketFigures(
-  values: Float64Array,
-  layout: MinuteLayout,
-  level: Level,
-  minutes: ReturnType<typeof minuteFigures>,
-) {
-  const nb = level.starts.length;
-  const out = {
-    mean: new Float64Array(nb),
-    min: new Float64Array(nb),
-    max: new Float64Array(nb),
-    p95: new Float64Array(nb),
-  };
-  for (let b = 0; b < nb; b++) {
-    const s0 = level.firstSlot[b]!;
-    const s1 = level.firstSlot[b + 1]!;
-    let sum = 0;
-    let mn = Infinity;
-    let mx = -Infinity;
-    for (let s = s0; s < s1; s++) {
-      sum += minutes.sum[s]!;
-      if (minutes.min[s]! < mn) mn = minutes.min[s]!;
-      if (minutes.max[s]! > mx) mx = minutes.max[s]!;
-    }
-    const lo = layout.offsets[s0]!;
-    const hi = layout.offsets[s1]!;
-    out.mean[b] = sum / (hi - lo);
-    out.min[b] = mn;
-    out.max[b] = mx;
-    out.p95[b] = percentileContInPlace(values, lo, hi, 0.95);
-  }
-  return out;
-}
-
-/**
- * Min, max, mean and sample standard deviation of `values` (two passes with compensated sums:
- * at least as accurate as PostgreSQL's `avg` and `stddev_samp`).
- */
-function moments(values: Float64Array) {
-  const n = values.length;
-  let mn = Infinity;
-  let mx = -Infinity;
-  let s = 0;
-  let c = 0;
-  for (let i = 0; i < n; i++) {
-    const v = values[i]!;
-    if (v < mn) mn = v;
-    if (v > mx) mx = v;
-    // Neumaier's summation
-    const t = s + v;
-    c += Math.abs(s) >= Math.abs(v) ? s - t + v : v - t + s;
-    s = t;
-  }
-  const mean = (s + c) / n;
-  let q = 0;
-  let cq = 0;
-  for (let i = 0; i < n; i++) {
-    const d = values[i]! - mean;
-    const x = d * d;
-    const t = q + x;
-    cq += q >= x ? q - t + x : x - t + q;
-    q = t;
-  }
-  return {
-    min: n > 0 ? mn : NaN,
-    max: n > 0 ? mx : NaN,
-    mean: n > 0 ? mean : NaN,
-    stddev: n > 1 ? Math.sqrt((q + cq) / (n - 1)) : NaN,
-  };
 }
 
 /** A plain array of a typed array's values (a filled loop: several times faster than Array.from). */
@@ -895,8 +1064,9 @@ async function onOwnConnection<T>(pool: Pool, task: (c: PoolClient) => Promise<T
  *
  * Work, side by side on three connections: the filter indexes; the top-k counts (one
  * grouping-sets aggregate); one binary COPY of the rows, whose metrics are spilled to temporary
- * files and then processed one metric at a time (memory: about 8 bytes × rows, twice that when
- * the rows are not stored in time order) — see docs/BENCHMARKS.md "Analytics".
+ * files and then processed one metric at a time, window by window ({@link metricPass}; memory:
+ * one window of at most `windowValues` values, or one day's rows when a day holds more) — see
+ * docs/BENCHMARKS.md "Analytics". The temporary files take 16 bytes per row and metric.
  *
  * @param pool - the database (three connections are used at once)
  * @param datasetId - a completed dataset's UUID
@@ -919,6 +1089,10 @@ export async function computeDatasetStats(
     throw new RangeError(`metricsPerPass must be an integer in [1, ${METRICS.length}]; got ${perPass}`);
   }
   const chunk = options.sortedChunk ?? SORTED_CHUNK;
+  const windowValues = options.windowValues ?? WINDOW_VALUES;
+  if (!Number.isInteger(windowValues) || windowValues < 1) {
+    throw new RangeError(`windowValues must be a positive integer; got ${windowValues}`);
+  }
   if (!Number.isInteger(chunk) || chunk < 1 || chunk > 1 << 20) {
     throw new RangeError(`sortedChunk must be an integer in [1, ${1 << 20}]; got ${chunk}`);
   }
@@ -938,7 +1112,7 @@ export async function computeDatasetStats(
       if (!options.force && (await readStats(lockClient, id))) return;
       const spill = new MetricSpill(METRICS);
       try {
-        const stats = await computeStats(pool, lockClient, id, spill, chunk, options.onStage);
+        const stats = await computeStats(pool, lockClient, id, spill, chunk, windowValues, options.onStage);
         const mark = performance.now();
         await storeStats(lockClient, id, stats, spill, chunk, mark - started);
         options.onStage?.('store (summary, series, sorted values)', performance.now() - mark);
@@ -976,6 +1150,7 @@ async function computeStats(
   id: string,
   spill: MetricSpill,
   chunk: number,
+  windowValues: number,
   onStage: ((stage: string, ms: number) => void) | undefined,
 ): Promise<ComputedStats> {
   const t0 = performance.now();
@@ -1040,31 +1215,33 @@ async function computeStats(
       series.set(l.seconds, cols);
     }
 
-    // One metric at a time, each read from its spill file into the same buffers.
-    const raw = new Float64Array(nRows);
-    const placed = layout.gather ? new Float64Array(nRows) : null;
+    // One metric at a time, window by window through the same buffer.
+    const cuts = windowsOf(layout, kept, windowValues);
+    let widest = 0;
+    for (let w = 0; w + 1 < cuts.length; w++)
+      widest = Math.max(widest, layout.offsets[cuts[w + 1]!]! - layout.offsets[cuts[w]!]!);
+    const window = new Float64Array(widest);
     const metricSummary = {} as Record<MetricName, MetricSummary>;
     const histograms = {} as StoredStats['histograms'];
-    METRICS.forEach((metric, j) => {
-      const v = placedValues(spill, j, layout, raw, placed);
-      const mo = moments(v);
-      // Per-bucket figures, finest first (each selection reorders only inside its buckets).
-      const perMinute = minuteFigures(v, layout);
-      for (const l of kept) {
-        const figs = bucketFigures(v, layout, l, perMinute);
-        const cols = series.get(l.seconds)!;
-        for (const agg of STORED_AGGS) cols.set(`${metric}.${agg}`, figs[agg]);
+    for (const [j, metric] of METRICS.entries()) {
+      const levels: LevelFigures[] = kept.map((level) => {
+        const nb = level.starts.length;
+        const f = { level, next: 0 };
+        return {
+          ...f,
+          mean: new Float64Array(nb),
+          min: new Float64Array(nb),
+          max: new Float64Array(nb),
+          p95: new Float64Array(nb),
+        };
+      });
+      const figs = await metricPass(spill, j, layout, cuts, window, levels, chunk);
+      for (const f of levels) {
+        const cols = series.get(f.level.seconds)!;
+        for (const agg of STORED_AGGS) cols.set(`${metric}.${agg}`, f[agg]);
       }
-      // Sorted (the series are done with the order by minute): the percentiles are read off,
-      // the standard histograms counted by the ranks of their edges, and the sorted values go
-      // back to the metric's spill file, to be stored with the stats.
-      v.sort();
-      const [p01, p50, p95, p99] = PERCENTILES.map((p) => percentileOfSorted(v, p)) as [
-        number,
-        number,
-        number,
-        number,
-      ];
+      const mo = figs.moments;
+      const [p01, p50, p95, p99] = figs.percentiles as [number, number, number, number];
       metricSummary[metric] = {
         min: orNull(mo.min),
         max: orNull(mo.max),
@@ -1074,7 +1251,21 @@ async function computeStats(
         p95: orNull(p95),
         p99: orNull(p99),
       };
-      const col = sortedColumnOf(v, chunk);
+      // The standard histograms, by the ranks of their edges among the sorted values (reading
+      // back only the chunks the edges fall in).
+      const col = figs.sorted;
+      const ranges: [number, number][] = [
+        [mo.min, mo.max],
+        [p01, p99],
+      ].filter(([lo, hi]) => Number.isFinite(lo) && Number.isFinite(hi)) as [number, number][];
+      const probes = ranges.flatMap(([lo, hi]) =>
+        STANDARD_BINS.flatMap((bins) => histogramProbes(histogramEdges(lo, hi, bins))),
+      );
+      for (const k of chunksNeeded(col, probes)) {
+        const values = new Float64Array(chunkLength(col, k));
+        spill.read(j, values, col.starts[k]);
+        col.chunks.set(k, values);
+      }
       const pack = (lo: number, hi: number): StoredHistogram => {
         if (!Number.isFinite(lo) || !Number.isFinite(hi))
           return { lo: null, hi: null, below: 0, above: 0, counts: {} };
@@ -1083,9 +1274,8 @@ async function computeStats(
         return { lo, hi, below: all[0]!.below, above: all[0]!.above, counts };
       };
       histograms[metric] = { minmax: pack(mo.min, mo.max), p1p99: pack(p01, p99) };
-      spill.write(j, v);
       stage(`series, sort, percentiles and histograms of ${metric}`);
-    });
+    }
 
     // The side-by-side work.
     const [ix, tk] = await settled;
@@ -1144,18 +1334,25 @@ async function storeStats(
       ],
     );
     // Each column its own bytea parameter, sent in binary (a bytea[] parameter would go as text,
-    // every byte written out in hex, several times the columns' size in memory at once).
+    // every byte written out in hex, several times the columns' size in memory at once), a few
+    // MiB per statement (the driver copies a statement's parameters into one message).
     for (const [seconds, cols] of s.series) {
-      const params: unknown[] = [id, seconds];
-      const rows: string[] = [];
-      for (const [name, data] of cols) {
-        const at = params.push(name, float64Bytes(data));
-        rows.push(`($1, $2, $${at - 1}, $${at})`);
+      const entries = [...cols];
+      for (let i = 0; i < entries.length;) {
+        const params: unknown[] = [id, seconds];
+        const rows: string[] = [];
+        let bytes = 0;
+        for (; i < entries.length && (rows.length === 0 || bytes < SERIES_BYTES_PER_INSERT); i++) {
+          const [name, data] = entries[i]!;
+          const at = params.push(name, float64Bytes(data));
+          rows.push(`($1, $2, $${at - 1}, $${at})`);
+          bytes += data.byteLength;
+        }
+        await client.query(
+          `INSERT INTO dataset_stats_series (dataset_id, bucket_s, name, data) VALUES ${rows.join(', ')}`,
+          params,
+        );
       }
-      await client.query(
-        `INSERT INTO dataset_stats_series (dataset_id, bucket_s, name, data) VALUES ${rows.join(', ')}`,
-        params,
-      );
     }
     // Each metric's sorted values, read back from its spill file a batch of chunks at a time.
     for (const [j, metric] of METRICS.entries()) {
@@ -1570,8 +1767,9 @@ async function sortedColumn(q: Queryable, summary: Summary, metric: MetricName):
  * `GET /datasets/:id/histogram`: edges and counts of a metric over [lo, hi] — the data's
  * extremes (minmax), its 1st and 99th percentiles (p1p99), or explicit bounds — with bins
  * half-open but the last closed, and one bin where lo = hi. Unfiltered questions at the standard
- * ranges and bin numbers are read from the precomputed stats; others take one or two SQL
- * aggregates (bounds, then `width_bucket` over the edges).
+ * ranges and bin numbers are read from the precomputed stats; other fleet-wide ones are counted
+ * from the stored sorted values (the chunk each edge falls in, no rows read); one host's from its
+ * rows, sorted here.
  *
  * @param q - the parsed query (HistogramQuerySchema)
  * @throws NotFoundError, ConflictError; RangeError for a bad metric or bin number

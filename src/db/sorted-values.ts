@@ -13,6 +13,7 @@
  * float8), so a NaN is above every edge, as it is in SQL.
  */
 import { endianness } from 'node:os';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Queryable } from './pool.js';
 
 /** Values per stored chunk (32 KiB): a 40-bin question reads at most 41 of them. */
@@ -136,15 +137,101 @@ export function sortedColumnOf(sorted: Float64Array, chunk = SORTED_CHUNK): Sort
   return col;
 }
 
-/** `percentile_cont(p)` of sorted values (PostgreSQL's interpolation between ranks ⌊h⌋ and ⌈h⌉). */
-export function percentileOfSorted(sorted: Float64Array, p: number): number {
-  const n = sorted.length;
+/**
+ * `percentile_cont(p)` of n sorted values, reading the values of ranks ⌊h⌋ and ⌈h⌉ (h = p·(n − 1))
+ * through `valueAt` and interpolating between them as PostgreSQL does; NaN when n = 0.
+ */
+export function percentileAt(n: number, p: number, valueAt: (rank: number) => number): number {
   if (n === 0) return NaN;
   const h = p * (n - 1);
   const first = Math.floor(h);
-  const v0 = sorted[first]!;
+  const v0 = valueAt(first);
   if (Math.ceil(h) === first) return v0;
-  return v0 + (h - first) * (sorted[first + 1]! - v0);
+  return v0 + (h - first) * (valueAt(first + 1) - v0);
+}
+
+/** `percentile_cont(p)` of sorted values ({@link percentileAt}). */
+export function percentileOfSorted(sorted: Float64Array, p: number): number {
+  return percentileAt(sorted.length, p, (r) => sorted[r]!);
+}
+
+/** Number of values in chunk k. */
+export function chunkLength(col: SortedColumn, k: number): number {
+  return (k + 1 < col.starts.length ? col.starts[k + 1]! : col.n) - col.starts[k]!;
+}
+
+/** a before b in ascending order with NaN last (the order of `Float64Array.prototype.sort`). */
+const before = (a: number, b: number): boolean => a < b || (b !== b && a === a);
+
+/**
+ * Merges sorted runs (run r holds positions [bounds[r], bounds[r + 1]) of what `read` reads)
+ * into one ascending sequence, handed to `emit` block by block with the rank of its first value,
+ * yielding to the event loop every few blocks.
+ * Memory: a buffer per run and one output block (reused: `emit` must copy what it keeps).
+ */
+export async function mergeSortedRuns(
+  read: (start: number, out: Float64Array) => void,
+  bounds: readonly number[],
+  emit: (block: Float64Array, rank: number) => void,
+): Promise<void> {
+  const runs = bounds.length - 1;
+  const BUF = 8192;
+  const bufs: Float64Array[] = [];
+  const pos = new Int32Array(runs);
+  const lim = new Int32Array(runs);
+  const next = new Float64Array(runs);
+  const heap = new Int32Array(runs);
+  let size = 0;
+  const fill = (r: number): boolean => {
+    const left = bounds[r + 1]! - next[r]!;
+    if (left <= 0) return false;
+    const len = Math.min(BUF, left);
+    read(next[r]!, bufs[r]!.subarray(0, len));
+    next[r]! += len;
+    pos[r] = 0;
+    lim[r] = len;
+    return true;
+  };
+  const head = (r: number): number => bufs[r]![pos[r]!]!;
+  const siftDown = (i: number): void => {
+    const r = heap[i]!;
+    const v = head(r);
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= size) break;
+      if (c + 1 < size && before(head(heap[c + 1]!), head(heap[c]!))) c++;
+      if (!before(head(heap[c]!), v)) break;
+      heap[i] = heap[c]!;
+      i = c;
+    }
+    heap[i] = r;
+  };
+  for (let r = 0; r < runs; r++) {
+    bufs.push(new Float64Array(Math.max(1, Math.min(BUF, bounds[r + 1]! - bounds[r]!))));
+    next[r] = bounds[r]!;
+    if (fill(r)) heap[size++] = r;
+  }
+  for (let i = (size >> 1) - 1; i >= 0; i--) siftDown(i);
+  const out = new Float64Array(65_536);
+  let o = 0;
+  let rank = 0;
+  while (size > 0) {
+    const r = heap[0]!;
+    out[o++] = head(r);
+    if (o === out.length) {
+      emit(out, rank);
+      rank += o;
+      o = 0;
+      // Let other work run now and then (the merge of a large dataset takes a while).
+      if ((rank / out.length) % 8 === 0) await yieldToLoop();
+    }
+    if (++pos[r]! === lim[r]! && !fill(r)) {
+      heap[0] = heap[--size]!;
+      if (size === 0) break;
+    }
+    siftDown(0);
+  }
+  if (o > 0) emit(out.subarray(0, o), rank);
 }
 
 // ---------------------------------------------------------------------------------------------

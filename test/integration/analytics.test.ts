@@ -476,6 +476,48 @@ describe('histogram', () => {
   });
 });
 
+describe('window by window', () => {
+  /** Everything the precompute stores of a dataset but its timing. */
+  const stored = async (id: string) => {
+    const { rows: stats } = await pool.query(
+      `SELECT summary - 'computed_at' AS summary, topk, histograms, series_buckets FROM dataset_stats WHERE dataset_id = $1`,
+      [id],
+    );
+    const { rows: series } = await pool.query(
+      `SELECT bucket_s, name, data FROM dataset_stats_series WHERE dataset_id = $1 ORDER BY bucket_s, name`,
+      [id],
+    );
+    const { rows: sorted } = await pool.query(
+      `SELECT metric, string_agg(encode(data, 'hex'), '' ORDER BY chunk) AS values
+         FROM dataset_stats_sorted WHERE dataset_id = $1 GROUP BY metric ORDER BY metric`,
+      [id],
+    );
+    return { stats, series, sorted };
+  };
+
+  it.each([
+    ['in time order', () => ds],
+    ['out of time order', () => shuffled],
+  ])('%s, stores the same whatever the window and chunk sizes', async (_, which) => {
+    const id = which();
+    await computeDatasetStats(pool, id, { force: true });
+    const whole = await stored(id);
+    // Windows of a few rows (one bucket of the coarsest width each, as buckets are not cut) and
+    // a few hours; chunks of one value up to more than the rows.
+    for (const [windowValues, sortedChunk] of [
+      [1, 1],
+      [37, 7],
+      [900, 4096],
+    ] as const) {
+      await computeDatasetStats(pool, id, { force: true, windowValues, sortedChunk });
+      const got = await stored(id);
+      expect(got.stats).toEqual(whole.stats);
+      expect(got.series).toEqual(whole.series);
+      expect(got.sorted).toEqual(whole.sorted);
+    }
+  });
+});
+
 describe('rows stored out of time order', () => {
   it('give the same series, summary and one-host answers as plain SQL', async () => {
     const s = await datasetSummary(pool, shuffled);

@@ -15,6 +15,7 @@ import {
   chunksNeeded,
   histogramOfSorted,
   histogramProbes,
+  mergeSortedRuns,
   percentileOfSorted,
   sortedColumnOf,
 } from '../../src/db/sorted-values.js';
@@ -160,6 +161,39 @@ describe('numerics', () => {
     bare.chunks.set(1, stored.chunks.get(1)!);
     bare.chunks.set(2, stored.chunks.get(2)!);
     expect(histogramOfSorted(bare, [3.5, 5.5, 10.5])).toEqual({ counts: [2, 5], below: 4, above: 1 });
+  });
+
+  it('merges sorted runs of any sizes into ascending order, NaN last', async () => {
+    const rng = Random.fromSeed(11);
+    for (const sizes of [
+      [0],
+      [5],
+      [3, 0, 4],
+      [20_000, 1, 8192, 8193, 0, 17_000],
+      Array.from({ length: 40 }, (_, i) => i * 50),
+    ]) {
+      const runs = sizes.map((n) =>
+        Float64Array.from({ length: n }, () =>
+          rng.nextFloat() < 0.01 ? NaN : Math.floor(rng.nextFloat() * 1000) / 8,
+        ).sort(),
+      );
+      const all = new Float64Array(runs.reduce((a, r) => a + r.length, 0));
+      const bounds = [0];
+      for (const r of runs) {
+        all.set(r, bounds[bounds.length - 1]);
+        bounds.push(bounds[bounds.length - 1]! + r.length);
+      }
+      const merged: number[] = [];
+      await mergeSortedRuns(
+        (start, out) => out.set(all.subarray(start, start + out.length)),
+        bounds,
+        (block, rank) => {
+          expect(rank).toBe(merged.length);
+          merged.push(...block);
+        },
+      );
+      expect(merged).toEqual([...Float64Array.from(all).sort()]);
+    }
   });
 
   it('reads percentiles off sorted values as percentile_cont does', () => {
