@@ -745,7 +745,7 @@ function readPlaced(
   const { start, length } = layout.gather;
   while (cursor.at < p1) {
     const len = length[cursor.run]!;
-    spill.read(j, out.subarray(cursor.at - p0, cursor.at - p0 + len), start[cursor.run]!);
+    spill.read(j, out.subarray(cursor.at - p0, cursor.at - p0 + len), start[cursor.run]);
     cursor.at += len;
     cursor.run++;
   }
