@@ -6,6 +6,7 @@ import {
   NotFoundError,
   ValidationError,
 } from '../../src/core/errors.js';
+import { computeDatasetStats } from '../../src/db/analytics.js';
 import {
   createDataset,
   deleteDataset,
@@ -194,9 +195,22 @@ describe('dataset repository', () => {
     await expect(deleteDataset(pool, d.id)).rejects.toBeInstanceOf(ConflictError);
     await addRows(d.id, 2);
     await markDatasetCompleted(pool, d.id, OWNER, 2);
+    // Its analytics (summary, series, sorted values) go with it.
+    await computeDatasetStats(pool, d.id);
+    const analytics = async () => {
+      const { rows } = await pool.query<{ n: number }>(
+        `SELECT (SELECT count(*) FROM dataset_stats WHERE dataset_id = $1)
+              + (SELECT count(*) FROM dataset_stats_series WHERE dataset_id = $1)
+              + (SELECT count(*) FROM dataset_stats_sorted WHERE dataset_id = $1) AS n`,
+        [d.id],
+      );
+      return Number(rows[0]!.n);
+    };
+    expect(await analytics()).toBeGreaterThan(8);
     await deleteDataset(pool, d.id);
     expect(await getDataset(pool, d.id)).toBeNull();
     expect(await rowsOf(d.id)).toBe(0);
+    expect(await analytics()).toBe(0);
     await expect(deleteDataset(pool, d.id)).rejects.toBeInstanceOf(NotFoundError);
   });
 
