@@ -147,5 +147,22 @@ describe('analytics over HTTP', () => {
       ),
     );
     expect((h.body.counts as number[]).length).toBe(10);
+
+    // An explicit range and an odd bin number, counted from the stored sorted values: the
+    // counts add up with what lies outside to every row.
+    const ex = await get(`/datasets/${ds}/histogram?metric=cpu_usage&bins=7&range=20,80`);
+    expect(ex.status).toBe(200);
+    expect(ex.body).toEqual(
+      await datasetHistogram(
+        pool,
+        ds,
+        HistogramQuerySchema.parse({ metric: 'cpu_usage', bins: '7', range: '20,80' }),
+      ),
+    );
+    const counts = ex.body.counts as number[];
+    expect(counts.length).toBe(7);
+    expect(counts.reduce((a, c) => a + c, 0) + (ex.body.below as number) + (ex.body.above as number)).toBe(
+      600,
+    );
   });
 });
