@@ -21,8 +21,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
+import { freePort } from '../src/db/embedded.js';
 import { benchDatabase, heading, table } from './lib/harness.js';
 
 const small = process.env.TADS_BENCH_SCALE === 'small';
@@ -31,19 +31,6 @@ const STEPS = small ? 1440 : 10_000;
 const CONNECTIONS = 64;
 const THREADS = 2;
 const SECONDS = 10;
-
-/** A free TCP port on loopback. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** wrk's path, or undefined when it is not installed. */
 function findWrk(): string | undefined {

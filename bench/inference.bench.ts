@@ -12,13 +12,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AlertManager } from '../src/core/alerts.js';
 import { generateTelemetry } from '../src/core/generator.js';
 import { fitPca, scoreBatch, type PcaModel } from '../src/core/pca.js';
 import { METRICS } from '../src/core/types.js';
 import { createDataset } from '../src/db/datasets.js';
+import { freePort } from '../src/db/embedded.js';
 import { migrate } from '../src/db/migrate.js';
 import { createModel, markModelCompleted, markModelRunning } from '../src/db/models.js';
 import { createPool, type Pool } from '../src/db/pool.js';
@@ -35,18 +35,6 @@ const CONCURRENCY = 4;
 const BATCH = 1000;
 const LIVE_RECORDS = small ? 40_000 : 300_000;
 const FLEET = { hostCount: 1000, seed: 5, intervalS: 60, anomalyRate: 0.02 };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** A model trained on normal data of the live fleet, stored as completed. */
 async function storeModel(pool: Pool): Promise<{ id: string; model: PcaModel }> {

@@ -3,9 +3,12 @@
  * test/setup/global-db.ts), named after the run so that the run's teardown drops it.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { freePort } from '../../src/db/embedded.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 
@@ -38,19 +41,39 @@ export function usingEmbeddedServer(): boolean {
   return inject('pgEmbedded');
 }
 
+/** Where {@link embeddedPostgresPlace} puts an embedded PostgreSQL. */
+export interface EmbeddedPostgresPlace {
+  /** A new, empty data folder. */
+  dataDir: string;
+  /** A free port on loopback. */
+  port: number;
+  /** Deletes the data folder (stop the server first). */
+  remove: () => Promise<void>;
+}
+
+/**
+ * A data folder and a port for an embedded PostgreSQL that a test stops and starts again on the
+ * same data (a scratch server's `stop()` deletes its folder, so it cannot start again).
+ *
+ * @param prefix - the start of the folder's name in the temporary folder
+ */
+export async function embeddedPostgresPlace(prefix: string): Promise<EmbeddedPostgresPlace> {
+  const dataDir = await mkdtemp(join(tmpdir(), prefix));
+  const remove = () => rm(dataDir, { recursive: true, force: true });
+  try {
+    // mkdtemp makes a private folder; the server may run as another user (root runs it as postgres).
+    await chmod(dataDir, 0o755);
+    return { dataDir, port: await freePort(), remove };
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+}
+
 /**
  * A database URL on a local port where nothing listens (a port just freed), for "database down"
  * tests that must not disturb the run's shared server.
  */
 export async function unreachableDatabaseUrl(): Promise<string> {
-  const port = await new Promise<number>((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const p = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(p));
-    });
-  });
-  return `postgres://postgres@127.0.0.1:${port}/tads`;
+  return `postgres://postgres@127.0.0.1:${await freePort()}/tads`;
 }

@@ -5,9 +5,6 @@
  * process lives on; once it is back, the same server answers again and its live-event listener
  * reconnects by itself, with nobody restarting anything.
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/api/static.js';
@@ -18,19 +15,8 @@ import type { WsServerMessage } from '../../src/contract/ws.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
 import { notifyEvent } from '../../src/db/events.js';
 import { createPool } from '../../src/db/pool.js';
+import { embeddedPostgresPlace } from '../helpers/db.js';
 import { openWebSocket } from './ws-client.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls `check` until it returns true (the test's own timeout bounds it). */
 async function until(check: () => Promise<boolean> | boolean): Promise<void> {
@@ -44,10 +30,8 @@ afterAll(async () => {
 
 describe('a server whose database goes down and comes back', () => {
   it('answers 503 while it is down, keeps the rest running, and recovers by itself', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'tads-recovery-'));
-    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
-    await chmod(dataDir, 0o755);
-    const port = await freePort();
+    const { dataDir, port, remove } = await embeddedPostgresPlace('tads-recovery-');
+    cleanup.push(remove);
     let db: EmbeddedDatabase = await startEmbeddedPostgres({ dataDir, port });
     cleanup.push(() => db.stop());
 

@@ -6,10 +6,10 @@
  * Needs the build (`npm run build:ts`; `npm test` builds first).
  */
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VERIFY_STEPS } from '../../src/cli/commands/verify.js';
+import { freePort } from '../../src/db/embedded.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const MAIN = 'dist/src/cli/main.js';
@@ -26,19 +26,6 @@ async function tads(args: string[]): Promise<{ code: number; stdout: string; std
     const e = err as { code?: number; stdout?: string; stderr?: string };
     return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
-}
-
-/** A local port where nothing listens. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 let srv: TestServer;

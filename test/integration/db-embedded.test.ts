@@ -1,8 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/api/deps.js';
 import { startApiServer } from '../../src/api/server.js';
@@ -12,18 +9,7 @@ import { createDataset, getDataset } from '../../src/db/datasets.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { embeddedPostgresPlace } from '../helpers/db.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -38,11 +24,8 @@ describe('embedded PostgreSQL', () => {
   });
 
   it('keeps its data across restarts, and the API answers 503 while it is down', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'tads-embedded-'));
-    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
-    // mkdtemp makes a private folder; the server may run as another user (root runs it as postgres).
-    await chmod(dataDir, 0o755);
-    const port = await freePort();
+    const { dataDir, port, remove } = await embeddedPostgresPlace('tads-embedded-');
+    cleanup.push(remove);
 
     // First start: initialise, migrate, store a dataset.
     let db: EmbeddedDatabase = await startEmbeddedPostgres({ dataDir, port });
