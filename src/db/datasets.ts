@@ -5,10 +5,10 @@
  */
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../core/errors.js';
-import { toDatabaseError } from './errors.js';
+import { withDatabaseErrors } from './errors.js';
 import { notifyDatasetProgress, notifyDatasetStatus } from './events.js';
 import { dropJobScoresPartition } from './job-scores.js';
-import { claimExpiredLeases, LEASE_TTL_MS, lostLeaseError, startLeasedWork } from './leases.js';
+import { claimExpiredLeases, LEASE_EXPIRY_SQL, lostLeaseError, startLeasedWork } from './leases.js';
 import { cursorTimestampSql, keysetCondition, toPage, type Page } from './pagination.js';
 import { withTransaction, type Pool, type Queryable } from './pool.js';
 import { dropTelemetryPartition, telemetryPartitionName } from './telemetry.js';
@@ -84,16 +84,6 @@ const DbDatasetRow = z
 const COLUMNS =
   'id, name, status, error, params, row_count, rows_total, host_count, stats, lease_owner, lease_expires_at, created_at, started_at, finished_at';
 
-const TTL = `now() + ${LEASE_TTL_MS} * interval '1 millisecond'`;
-
-async function run<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    throw toDatabaseError(err);
-  }
-}
-
 /** What {@link createDataset} needs. */
 export interface NewDataset {
   id: string;
@@ -113,11 +103,11 @@ export interface NewDataset {
  * @throws ConflictError when a dataset with this id exists
  */
 export async function createDataset(pool: Queryable, d: NewDataset): Promise<DatasetRow> {
-  return run(async () => {
+  return withDatabaseErrors(async () => {
     try {
       const { rows } = await pool.query(
         `INSERT INTO datasets (id, name, status, params, rows_total, host_count, lease_owner, lease_expires_at)
-         VALUES ($1, $2, 'pending', $3, $4, $5, $6, ${TTL})
+         VALUES ($1, $2, 'pending', $3, $4, $5, $6, ${LEASE_EXPIRY_SQL})
          RETURNING ${COLUMNS}`,
         [d.id, d.name, JSON.stringify(d.params), d.rowsTotal, d.hostCount, d.owner],
       );
@@ -138,7 +128,7 @@ export async function createDataset(pool: Queryable, d: NewDataset): Promise<Dat
  * @throws ConflictError when the dataset is not pending under `owner`'s lease
  */
 export async function markDatasetRunning(pool: Queryable, id: string, owner: string): Promise<void> {
-  await run(async () => {
+  await withDatabaseErrors(async () => {
     await startLeasedWork(pool, 'datasets', id, owner);
     await notifyDatasetStatus(pool, id);
   });
@@ -157,9 +147,9 @@ export async function updateDatasetProgress(
   owner: string,
   rowCount: number,
 ): Promise<void> {
-  await run(async () => {
+  await withDatabaseErrors(async () => {
     const { rowCount: n } = await pool.query(
-      `UPDATE datasets SET row_count = $3, lease_expires_at = ${TTL}
+      `UPDATE datasets SET row_count = $3, lease_expires_at = ${LEASE_EXPIRY_SQL}
         WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
       [id, owner, rowCount],
     );
@@ -182,7 +172,7 @@ export async function markDatasetCompleted(
   rowCount: number,
   stats?: Record<string, unknown>,
 ): Promise<void> {
-  await run(async () => {
+  await withDatabaseErrors(async () => {
     const { rowCount: n } = await pool.query(
       `UPDATE datasets
           SET status = 'completed', row_count = $3, stats = $4, finished_at = now(),
@@ -205,7 +195,7 @@ export async function markDatasetCompleted(
  * @returns true when the dataset was failed by this call
  */
 export async function markDatasetFailed(pool: Pool, id: string, error: string): Promise<boolean> {
-  return run(async () => {
+  return withDatabaseErrors(async () => {
     const { rowCount } = await pool.query(
       `UPDATE datasets
           SET status = 'failed', error = $2, row_count = 0, finished_at = now(),
@@ -222,7 +212,7 @@ export async function markDatasetFailed(pool: Pool, id: string, error: string): 
 
 /** Reads one dataset, or null when there is none with this id. */
 export async function getDataset(pool: Queryable, id: string): Promise<DatasetRow | null> {
-  return run(async () => {
+  return withDatabaseErrors(async () => {
     const { rows } = await pool.query(`SELECT ${COLUMNS} FROM datasets WHERE id = $1`, [id]);
     return rows.length === 0 ? null : DbDatasetRow.parse(rows[0]);
   });
@@ -251,7 +241,7 @@ export async function listDatasets(pool: Queryable, options: ListDatasetsOptions
     where.push(`status = $${params.length}`);
   }
   params.push(options.limit + 1);
-  return run(async () => {
+  return withDatabaseErrors(async () => {
     const { rows } = await pool.query(
       `SELECT ${COLUMNS}, ${cursorTimestampSql()} AS cursor_ts FROM datasets
         WHERE ${where.join(' AND ')}
@@ -317,7 +307,7 @@ export async function reapExpiredDatasets(pool: Pool, owner: string): Promise<nu
     if (await markDatasetFailed(pool, id, INTERRUPTED)) failed += 1;
   }
   // Leftovers: partitions of failed datasets (their drop failed after the status changed).
-  const leftovers = await run(async () => {
+  const leftovers = await withDatabaseErrors(async () => {
     const { rows } = await pool.query("SELECT id FROM datasets WHERE status = 'failed'");
     const ids = rows.map((r) => z.object({ id: z.string() }).parse(r).id);
     if (ids.length === 0) return [];

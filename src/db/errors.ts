@@ -64,3 +64,15 @@ export function toDatabaseError(err: unknown): unknown {
   }
   return err;
 }
+
+/**
+ * Runs `work`, turning a connection failure it throws into a DatabaseUnavailableError
+ * ({@link toDatabaseError}); the repositories wrap each of their queries in it.
+ */
+export async function withDatabaseErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw toDatabaseError(err);
+  }
+}

@@ -21,6 +21,9 @@ export type LeasedTable = (typeof LEASED_TABLES)[number];
 
 /** How long a lease lasts without a heartbeat, in ms. */
 export const LEASE_TTL_MS = 15_000;
+
+/** SQL for the expiry of a lease taken or renewed now ({@link LEASE_TTL_MS} from now). */
+export const LEASE_EXPIRY_SQL = `now() + ${LEASE_TTL_MS} * interval '1 millisecond'`;
 /** How often a holder should renew its lease, in ms (well inside the TTL). */
 export const HEARTBEAT_INTERVAL_MS = 5_000;
 /** How often the reaper looks for expired leases, in ms. */

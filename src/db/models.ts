@@ -11,10 +11,10 @@
  */
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../core/errors.js';
-import { toDatabaseError } from './errors.js';
+import { withDatabaseErrors } from './errors.js';
 import { notifyModelProgress, notifyModelStatus } from './events.js';
 import { dropJobScoresPartition } from './job-scores.js';
-import { claimExpiredLeases, LEASE_TTL_MS, lostLeaseError, startLeasedWork } from './leases.js';
+import { claimExpiredLeases, LEASE_EXPIRY_SQL, lostLeaseError, startLeasedWork } from './leases.js';
 import { cursorTimestampSql, keysetCondition, toPage, type Page } from './pagination.js';
 import { withTransaction, type Pool, type Queryable } from './pool.js';
 
@@ -169,16 +169,6 @@ const COLUMNS =
 // picked in SQL instead.
 const LIST_COLUMNS = COLUMNS.replace(' model,', ' NULL::jsonb AS model,');
 
-const TTL = `now() + ${LEASE_TTL_MS} * interval '1 millisecond'`;
-
-async function run<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    throw toDatabaseError(err);
-  }
-}
-
 function progressJson(p: TrainingProgress): string {
   return JSON.stringify({ phase: p.phase, rows_done: p.rowsDone, rows_total: p.rowsTotal, pass: p.pass });
 }
@@ -215,11 +205,11 @@ export interface NewModel {
  * @throws ConflictError when a model with this id exists
  */
 export async function createModel(pool: Queryable, m: NewModel): Promise<ModelRow> {
-  return run(async () => {
+  return withDatabaseErrors(async () => {
     try {
       const { rows } = await pool.query(
         `INSERT INTO models (id, name, status, dataset_id, params, progress, lease_owner, lease_expires_at)
-         VALUES ($1, $2, 'pending', $3, $4, $5, $6, ${TTL})
+         VALUES ($1, $2, 'pending', $3, $4, $5, $6, ${LEASE_EXPIRY_SQL})
          RETURNING ${COLUMNS}`,
         [
           m.id,
@@ -247,7 +237,7 @@ export async function createModel(pool: Queryable, m: NewModel): Promise<ModelRo
  * @throws ConflictError when it is not pending under `owner`'s lease
  */
 export async function markModelRunning(pool: Queryable, id: string, owner: string): Promise<void> {
-  await run(async () => {
+  await withDatabaseErrors(async () => {
     await startLeasedWork(pool, 'models', id, owner);
     await notifyModelStatus(pool, id);
   });
@@ -265,9 +255,9 @@ export async function updateModelProgress(
   owner: string,
   progress: TrainingProgress,
 ): Promise<void> {
-  await run(async () => {
+  await withDatabaseErrors(async () => {
     const { rowCount } = await pool.query(
-      `UPDATE models SET progress = $3, lease_expires_at = ${TTL}
+      `UPDATE models SET progress = $3, lease_expires_at = ${LEASE_EXPIRY_SQL}
         WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
       [id, owner, progressJson(progress)],
     );
@@ -296,7 +286,7 @@ export async function markModelCompleted(
   owner: string,
   done: CompletedModel,
 ): Promise<void> {
-  await run(async () => {
+  await withDatabaseErrors(async () => {
     const { rowCount } = await pool.query(
       `UPDATE models
           SET status = 'completed', model = $3, artifact_path = $4, n_samples = $5, timings = $6,
@@ -336,7 +326,7 @@ export async function markModelFailed(
   error: string,
   owner?: string,
 ): Promise<boolean> {
-  return run(async () => {
+  return withDatabaseErrors(async () => {
     const { rowCount } = await pool.query(
       `UPDATE models
           SET status = 'failed', error = $2, model = NULL, artifact_path = NULL, finished_at = now(),
@@ -352,7 +342,7 @@ export async function markModelFailed(
 
 /** Reads one model, or null when there is none with this id. */
 export async function getModel(pool: Queryable, id: string): Promise<ModelRow | null> {
-  return run(async () => {
+  return withDatabaseErrors(async () => {
     const { rows } = await pool.query(`SELECT ${COLUMNS} FROM models WHERE id = $1`, [id]);
     return rows.length === 0 ? null : DbModelRow.parse(rows[0]);
   });
@@ -406,7 +396,7 @@ export async function listModels(pool: Queryable, options: ListModelsOptions): P
     where.push(`dataset_id = $${params.length}`);
   }
   params.push(options.limit + 1);
-  return run(async () => {
+  return withDatabaseErrors(async () => {
     const { rows } = await pool.query(
       `SELECT ${LIST_COLUMNS}, ${cursorTimestampSql()} AS cursor_ts,
               (model->>'n_components')::float8 AS s_k, (model->>'spe_limit')::float8 AS s_spe,

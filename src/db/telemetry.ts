@@ -20,7 +20,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.js';
 import { ANOMALY_TYPES, METRICS, type HostInfo, type Matrix, type TelemetryChunk } from '../core/types.js';
-import { toDatabaseError } from './errors.js';
+import { toDatabaseError, withDatabaseErrors } from './errors.js';
 import type { Queryable } from './pool.js';
 
 /** The parent table. */
@@ -66,14 +66,6 @@ export function telemetryPartitionName(datasetId: string): string {
   return `${TELEMETRY_TABLE}_${checkDatasetId(datasetId).replaceAll('-', '')}`;
 }
 
-async function run<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    throw toDatabaseError(err);
-  }
-}
-
 /**
  * Creates a dataset's partition as a standalone table, ready for a bulk load: same columns and
  * constraints as the parent, no index, and a CHECK equal to the partition bound. Call it inside
@@ -84,7 +76,7 @@ async function run<T>(work: () => Promise<T>): Promise<T> {
 export async function createTelemetryPartition(db: Queryable, datasetId: string): Promise<string> {
   const id = checkDatasetId(datasetId);
   const part = telemetryPartitionName(id);
-  await run(() =>
+  await withDatabaseErrors(() =>
     db.query(
       `CREATE TABLE ${part} (LIKE ${TELEMETRY_TABLE} INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
          CONSTRAINT ${part}_bound CHECK (dataset_id IS NOT NULL AND dataset_id = '${id}'::uuid))`,
@@ -100,7 +92,7 @@ export async function createTelemetryPartition(db: Queryable, datasetId: string)
 export async function attachTelemetryPartition(db: Queryable, datasetId: string): Promise<void> {
   const id = checkDatasetId(datasetId);
   const part = telemetryPartitionName(id);
-  await run(async () => {
+  await withDatabaseErrors(async () => {
     await db.query(`ALTER TABLE ${part} ADD PRIMARY KEY (dataset_id, row_id)`);
     await db.query(`ALTER TABLE ${TELEMETRY_TABLE} ATTACH PARTITION ${part} FOR VALUES IN ('${id}')`);
   });
@@ -109,7 +101,7 @@ export async function attachTelemetryPartition(db: Queryable, datasetId: string)
 /** Drops a dataset's partition (attached or not) with its rows. Idempotent. */
 export async function dropTelemetryPartition(db: Queryable, datasetId: string): Promise<void> {
   const part = telemetryPartitionName(datasetId);
-  await run(() => db.query(`DROP TABLE IF EXISTS ${part}`));
+  await withDatabaseErrors(() => db.query(`DROP TABLE IF EXISTS ${part}`));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,7 +280,7 @@ export async function copyTelemetryIn(
     yield encoder.trailer();
   }
   try {
-    await run(() => pipeline(Readable.from(tuples(), { objectMode: false }), sink));
+    await withDatabaseErrors(() => pipeline(Readable.from(tuples(), { objectMode: false }), sink));
   } finally {
     client.off('error', ignoreClientError);
   }
@@ -451,7 +443,7 @@ class TupleDecoder {
     this.#rowIds = new Float64Array(this.#chunkRows);
     this.#data = new Float64Array(this.#chunkRows * D);
     this.rows = 0;
-    if (this.#buf) this.#run();
+    if (this.#buf) this.#withDatabaseErrors();
     return out;
   }
 
@@ -469,7 +461,7 @@ class TupleDecoder {
     this.#buf = piece;
     this.#view = new DataView(piece.buffer, piece.byteOffset, piece.byteLength);
     this.#at = at;
-    this.#run();
+    this.#withDatabaseErrors();
   }
 
   /** Reads the header (signature, flags, extension), possibly across buffers; returns where it ends. */
@@ -539,7 +531,7 @@ class TupleDecoder {
   }
 
   /** Decodes whole tuples of the current buffer until it ends or the block is full. */
-  #run(): void {
+  #withDatabaseErrors(): void {
     const buf = this.#buf!;
     const view = this.#view!;
     if (this.#skip > 0) this.#at = this.#skipBytes(buf, this.#at);
