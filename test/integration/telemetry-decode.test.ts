@@ -8,25 +8,14 @@ import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { METRICS } from '../../src/core/types.js';
 import { readMetricsChunks } from '../../src/db/telemetry.js';
+import { mulberry32 } from '../../scripts/make-pca-fixture.mjs';
 
 const D = METRICS.length;
 const ID = '0b8e6a52-1c7e-4d0b-9f3a-3c2f6d1e5a77';
 
-/** A deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Rows with awkward values: signs, zeros, subnormals, extremes, row ids beyond 2^32. */
 function rowsOf(n: number, seed: number): { rowIds: number[]; data: Float64Array } {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const special = [0, -0, 5e-324, -Number.MAX_VALUE, Number.MAX_VALUE, Infinity, -Infinity, 1 / 3];
   const rowIds: number[] = [];
   const data = new Float64Array(n * D);

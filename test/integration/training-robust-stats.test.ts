@@ -8,18 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { exactRobustStats, RobustStatsBuilder } from '../../src/db/robust-stats.js';
 import type { Matrix } from '../../src/core/types.js';
 import { referenceRobust } from '../helpers/reference-pca.js';
-
-/** A small deterministic PRNG (mulberry32) so the cases are fixed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../scripts/make-pca-fixture.mjs';
 
 function chunksOf(m: Matrix, chunkRows: number): () => AsyncIterable<Matrix> {
   return async function* () {
@@ -36,7 +25,7 @@ function chunksOf(m: Matrix, chunkRows: number): () => AsyncIterable<Matrix> {
 
 /** Columns: normal-ish, exponential, heavy ties, constant, mixed-sign, mostly one value. */
 function mixedMatrix(rows: number, seed: number): Matrix {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const cols = 6;
   const data = new Float64Array(rows * cols);
   for (let i = 0; i < rows; i++) {
@@ -125,7 +114,7 @@ describe('exact streaming robust statistics', () => {
     // only the first pass's sub-histograms can keep the second pass under it. The last column
     // drifts (its early values sit in the heavy bins' uncounted heads), the fourth is all negative.
     const rows = 60_000;
-    const r = rng(77);
+    const r = mulberry32(77);
     const cols = 5;
     const data = new Float64Array(rows * cols);
     for (let i = 0; i < rows; i++) {
@@ -143,7 +132,7 @@ describe('exact streaming robust statistics', () => {
   it('stays exact when a metric has more heavy bins than sub-histograms', async () => {
     // A cap of 32 makes every bin with 2 values heavy; thousands of such bins spend the budget.
     const rows = 40_000;
-    const r = rng(5);
+    const r = mulberry32(5);
     const data = new Float64Array(rows);
     for (let i = 0; i < rows; i++) data[i] = Math.floor(r() * 8000) + (i % 2) * 0.25;
     await check({ rows, cols: 1, data }, 4096, 32);

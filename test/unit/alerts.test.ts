@@ -5,6 +5,7 @@ import {
   type AlertManagerOptions,
   type AlertManagerState,
 } from '../../src/core/alerts.js';
+import { mulberry32 } from '../../scripts/make-pca-fixture.mjs';
 
 const T0 = Date.UTC(2024, 0, 1); // minute-aligned
 const MIN = 60_000;
@@ -23,18 +24,6 @@ function runHost(
 const kinds = (events: AlertEvent[]) => events.map((e) => e.kind);
 const atRow = (ts: number | null, start = T0, stepMs = MIN) => (ts === null ? null : (ts - start) / stepMs);
 
-/** A small deterministic PRNG (mulberry32) for multi-host fixtures. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Row {
   ts: number;
   hostId: string;
@@ -45,7 +34,7 @@ interface Row {
 
 /** Many hosts over time, in (ts, host_id) order, with anomalous stretches, noise and invalid rows. */
 function fleet(seed: number, hosts: number, steps: number): Row[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const ids = Array.from({ length: hosts }, (_, i) => `host-${String(i).padStart(3, '0')}`);
   const remaining = new Array<number>(hosts).fill(0);
   const rows: Row[] = [];

@@ -10,24 +10,14 @@ import {
   type AlertSpan,
   type EpisodeSpan,
 } from '../../src/core/evaluation.js';
+import { mulberry32 } from '../../scripts/make-pca-fixture.mjs';
 
 const u8 = (...v: number[]) => Uint8Array.from(v);
 const f64 = (...v: number[]) => Float64Array.from(v);
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Random labels (about 10 % positive) and scores with many ties (two decimals), positives higher. */
 function randomData(n: number, seed: number): { labels: Uint8Array; scores: Float64Array } {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const labels = new Uint8Array(n);
   const scores = new Float64Array(n);
   for (let i = 0; i < n; i++) {
@@ -210,7 +200,7 @@ describe('rocCurve and prCurve', () => {
   });
 
   it('downsample to at most maxPoints points of the full curve, keeping both ends', () => {
-    const r = rng(9);
+    const r = mulberry32(9);
     const n = 20_000;
     const lab = Uint8Array.from({ length: n }, () => (r() < 0.05 ? 1 : 0));
     const sc = Float64Array.from(lab, (y) => r() + y * 0.8);
