@@ -59,6 +59,7 @@ import {
   type TopKColumn,
 } from '../contract/analytics.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
+import { Float64List } from '../core/float64-list.js';
 import { ANOMALY_TYPES, METRICS, type MetricName } from '../core/types.js';
 import { toDatabaseError } from './errors.js';
 import type { Pool, PoolClient, Queryable } from './pool.js';
@@ -418,23 +419,6 @@ function compareCounts(a: [string | null, number], b: [string | null, number]): 
   return a[0] < b[0] ? -1 : 1;
 }
 
-/** A Float64Array that grows by doubling (for run tables of unknown length). */
-class GrowableF64 {
-  data = new Float64Array(1024);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Float64Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
-  view(): Float64Array {
-    return this.data.subarray(0, this.length);
-  }
-}
-
 /**
  * Reads a binary COPY whose rows all have `fields` NOT NULL fixed-width columns of the given byte
  * widths, calling `onRow(buf, offsets)` per row with the offset of each field's value. Returns
@@ -634,9 +618,9 @@ class MetricSpill {
  * moved).
  */
 async function readRows(client: PoolClient, id: string, spill: MetricSpill) {
-  const runMinute = new GrowableF64();
-  const runStart = new GrowableF64();
-  const runAnomalies = new GrowableF64();
+  const runMinute = new Float64List();
+  const runStart = new Float64List();
+  const runAnomalies = new Float64List();
   let current = NaN;
   let anomalous = 0;
   let tsMin = Infinity;
@@ -698,9 +682,9 @@ function layoutOfRuns(
   const order = Array.from({ length: r }, (_, i) => i).sort((a, b) => runMinute[a]! - runMinute[b]! || a - b);
   const start = new Float64Array(r);
   const length = new Float64Array(r);
-  const minutes = new GrowableF64();
-  const offsets = new GrowableF64();
-  const anomalies = new GrowableF64();
+  const minutes = new Float64List();
+  const offsets = new Float64List();
+  const anomalies = new Float64List();
   let at = 0;
   order.forEach((i, p) => {
     const len = (i + 1 < r ? runStart[i + 1]! : n) - runStart[i]!;
@@ -1012,8 +996,8 @@ interface Level {
 
 function levelOf(layout: MinuteLayout, seconds: number): Level {
   const perBucket = seconds / 60;
-  const starts = new GrowableF64();
-  const firstSlot = new GrowableF64();
+  const starts = new Float64List();
+  const firstSlot = new Float64List();
   let current = NaN;
   const m = layout.minutes;
   for (let i = 0; i < m.length; i++) {
@@ -1597,7 +1581,7 @@ function hostWhere(hostId: string, from?: Date, to?: Date): string {
 /** One host's values of a metric (any order). */
 async function hostValues(pool: Pool, id: string, hostId: string, metric: MetricName): Promise<Float64Array> {
   const where = hostWhere(hostId);
-  const out = new GrowableF64();
+  const out = new Float64List();
   const client = await pool.connect();
   try {
     const partition = await partitionOf(client, id);

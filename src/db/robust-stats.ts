@@ -40,6 +40,7 @@
  * native core computes it), MAD is the median of |x − median| (unscaled).
  */
 import { z } from 'zod';
+import { Float64List } from '../core/float64-list.js';
 import { METRICS, type Matrix } from '../core/types.js';
 import { toDatabaseError } from './errors.js';
 import type { Queryable } from './pool.js';
@@ -193,23 +194,6 @@ function locate(
   throw new Error(`internal: rank ${rank} beyond the histogram's ${acc} values`);
 }
 
-/** A growable list of doubles. */
-class DoubleList {
-  data = new Float64Array(1024);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Float64Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
-  sorted(): Float64Array {
-    return this.data.slice(0, this.length).sort();
-  }
-}
-
 /**
  * The selection of one order statistic (0-based `rank`) of a stream of values, by key-prefix
  * refinement. Each pass it either builds a histogram under its prefix or keeps the values under
@@ -219,7 +203,7 @@ class RankSelection {
   result: number | undefined;
   #prefix: Prefix;
   #hist: Uint32Array | undefined;
-  #kept: DoubleList | undefined;
+  #kept: Float64List | undefined;
   readonly #rank: number;
   readonly #cap: number;
 
@@ -243,7 +227,7 @@ class RankSelection {
   #plan(candidates: number): void {
     this.#hist = undefined;
     this.#kept = undefined;
-    if (candidates <= this.#cap) this.#kept = new DoubleList();
+    if (candidates <= this.#cap) this.#kept = new Float64List();
     else this.#hist = new Uint32Array(binCount(this.#prefix.level));
   }
 
@@ -301,7 +285,7 @@ interface FastPlan {
   /** The median lies in [lo, hi] (the edges of cells kLo and kHi). */
   lo: number;
   hi: number;
-  kept: DoubleList;
+  kept: Float64List;
   // Mean absolute deviation, split: Σ(lo − x) over x below lo, Σ(x − hi) over x above hi.
   sumBelow: number;
   countBelow: number;
@@ -314,7 +298,7 @@ interface FastPlan {
         tmax: number;
         /** Values whose deviation is surely ≤ tmin. */
         surelyLow: number;
-        kept: DoubleList;
+        kept: Float64List;
       }
     | undefined;
 }
@@ -659,7 +643,7 @@ export class RobustStatsBuilder {
       below: 0,
       lo,
       hi,
-      kept: new DoubleList(),
+      kept: new Float64List(),
       sumBelow: 0,
       countBelow: 0,
       sumAbove: 0,
@@ -724,7 +708,7 @@ export class RobustStatsBuilder {
     }
     const toKeep = (tmax === Infinity ? this.#n : atMost(tmax)) - (tmin < 0 ? 0 : atLeast(tmin));
     if (toKeep > this.#cap) return undefined;
-    return { tmin, tmax, surelyLow: 0, kept: new DoubleList() };
+    return { tmin, tmax, surelyLow: 0, kept: new Float64List() };
   }
 
   /** True while another pass over the rows is needed. Ends the first pass on its first call. */
