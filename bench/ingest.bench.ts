@@ -12,13 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
-import { generateParamsToWire, type GenerateParamsInput } from '../src/contract/generator.js';
-import { generateTelemetry, parseGenerateParams } from '../src/core/generator.js';
+import type { GenerateParamsInput } from '../src/contract/generator.js';
+import { generateTelemetry } from '../src/core/generator.js';
 import { ANOMALY_TYPES, METRICS } from '../src/core/types.js';
-import { createDataset } from '../src/db/datasets.js';
 import { migrate } from '../src/db/migrate.js';
-import { createPool, type Pool } from '../src/db/pool.js';
-import { ingestDataset } from '../src/generator/ingest.js';
+import { createPool } from '../src/db/pool.js';
+import { ingestDataset, recordDataset } from '../src/generator/ingest.js';
 import { benchDatabase, heading, peakRssMb, table } from './lib/harness.js';
 
 const small = process.env.TADS_BENCH_SCALE === 'small';
@@ -30,24 +29,10 @@ function paramsFor(rows: number, seed = 1): GenerateParamsInput {
   return { seed, hostCount: hosts, intervalS: 60, durationS: Math.ceil(rows / hosts) * 60 };
 }
 
-async function newDataset(pool: Pool, input: GenerateParamsInput): Promise<string> {
-  const params = parseGenerateParams(input);
-  const id = randomUUID();
-  await createDataset(pool, {
-    id,
-    name: params.name,
-    params: generateParamsToWire(params),
-    rowsTotal: generateTelemetry(params).totalRows,
-    hostCount: params.hostCount,
-    owner: OWNER,
-  });
-  return id;
-}
-
 /** Child mode: ingest one dataset and report rows, seconds and peak RSS as JSON on stdout. */
 async function child(url: string, rows: number): Promise<void> {
   const pool = createPool(url, { max: 3 });
-  const id = await newDataset(pool, paramsFor(rows, 3));
+  const { datasetId: id } = await recordDataset(pool, paramsFor(rows, 3), OWNER);
   const res = await ingestDataset(pool, { datasetId: id, params: paramsFor(rows, 3), owner: OWNER });
   await pool.query('DELETE FROM datasets WHERE id = $1', [id]);
   await pool.query(`DROP TABLE IF EXISTS host_telemetry_archival_${id.replaceAll('-', '')}`);
@@ -102,7 +87,7 @@ async function main(): Promise<void> {
     // 1. Generate-and-ingest against psql \copy of the same rows into the same table
     const cmpRows = small ? 200_000 : 2_000_000;
     const params = paramsFor(cmpRows);
-    const ingestId = await newDataset(pool, params);
+    const { datasetId: ingestId } = await recordDataset(pool, params, OWNER);
     const ing = await ingestDataset(pool, { datasetId: ingestId, params, owner: OWNER });
     const cmp: Record<string, string | number>[] = [
       {

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateParamsToWire } from '../../src/contract/generator.js';
 import { ValidationError } from '../../src/core/errors.js';
-import { generateTelemetry, parseGenerateParams } from '../../src/core/generator.js';
+import { generateTelemetry, type GenerateParamsInput } from '../../src/core/generator.js';
 import { METRICS } from '../../src/core/types.js';
-import { createDataset, getDataset, markDatasetRunning, reapExpiredDatasets } from '../../src/db/datasets.js';
+import { getDataset, markDatasetRunning, reapExpiredDatasets } from '../../src/db/datasets.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import {
@@ -13,7 +12,7 @@ import {
   readMetricsChunks,
   telemetryPartitionName,
 } from '../../src/db/telemetry.js';
-import { ingestDataset, InjectedFailureError } from '../../src/generator/ingest.js';
+import { ingestDataset, InjectedFailureError, recordDataset } from '../../src/generator/ingest.js';
 import { createEmptyDatabase } from '../helpers/db.js';
 
 const D = METRICS.length;
@@ -27,18 +26,9 @@ afterAll(async () => {
   await pool.end();
 });
 
-async function newDataset(input: Parameters<typeof parseGenerateParams>[0]): Promise<string> {
-  const params = parseGenerateParams(input);
-  const id = randomUUID();
-  await createDataset(pool, {
-    id,
-    name: params.name,
-    params: generateParamsToWire(params),
-    rowsTotal: generateTelemetry(params).totalRows,
-    hostCount: params.hostCount,
-    owner: 'test-owner',
-  });
-  return id;
+/** Records a pending dataset for these parameters (no rows yet); returns its id. */
+async function newDataset(input: GenerateParamsInput): Promise<string> {
+  return (await recordDataset(pool, input, 'test-owner')).datasetId;
 }
 
 async function partitionCount(): Promise<number> {

@@ -10,13 +10,11 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import type { TrainReport } from '../../src/cli/commands/train.js';
-import { generateParamsToWire } from '../../src/contract/generator.js';
-import { generateTelemetry, parseGenerateParams } from '../../src/core/generator.js';
+import { parseGenerateParams } from '../../src/core/generator.js';
 import { PcaModel } from '../../src/core/pca.js';
-import { createDataset } from '../../src/db/datasets.js';
 import { getModel } from '../../src/db/models.js';
 import type { Pool } from '../../src/db/pool.js';
-import { ingestDataset } from '../../src/generator/ingest.js';
+import { generateDataset } from '../../src/generator/ingest.js';
 import { createMigratedDatabase } from '../helpers/db.js';
 
 const OWNER = 'training-cli-test';
@@ -56,16 +54,7 @@ async function tads(...argv: string[]): Promise<{ code: number; out: string; err
 beforeAll(async () => {
   ({ pool, url } = await createMigratedDatabase());
   dir = mkdtempSync(join(tmpdir(), 'tads-train-cli-'));
-  datasetId = randomUUID();
-  await createDataset(pool, {
-    id: datasetId,
-    name: PARAMS.name,
-    params: generateParamsToWire(PARAMS),
-    rowsTotal: generateTelemetry(PARAMS).totalRows,
-    hostCount: PARAMS.hostCount,
-    owner: OWNER,
-  });
-  await ingestDataset(pool, { datasetId, params: PARAMS, owner: OWNER });
+  ({ datasetId } = await generateDataset(pool, PARAMS, { owner: OWNER }));
 });
 
 afterAll(async () => {

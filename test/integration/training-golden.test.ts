@@ -10,17 +10,15 @@
  *
  *   TADS_UPDATE_GOLDEN=training npx vitest run test/integration/training-golden.test.ts
  */
-import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { GenerateParamsWireSchema, generateParamsToWire } from '../../src/contract/generator.js';
-import { generateTelemetry, parseGenerateParams } from '../../src/core/generator.js';
+import { parseGenerateParams } from '../../src/core/generator.js';
 import { PcaModel, type ModelJson } from '../../src/core/pca.js';
-import { createDataset } from '../../src/db/datasets.js';
 import type { Pool } from '../../src/db/pool.js';
-import { ingestDataset } from '../../src/generator/ingest.js';
+import { generateDataset } from '../../src/generator/ingest.js';
 import { trainModel } from '../../src/jobs/training.js';
 import { createMigratedDatabase } from '../helpers/db.js';
 
@@ -80,16 +78,7 @@ describe('training golden', () => {
     expect(generateParamsToWire(params)).toEqual(golden.generation);
 
     // Generate into PostgreSQL and train
-    const datasetId = randomUUID();
-    await createDataset(pool, {
-      id: datasetId,
-      name: params.name,
-      params: generateParamsToWire(params),
-      rowsTotal: generateTelemetry(params).totalRows,
-      hostCount: params.hostCount,
-      owner: 'golden',
-    });
-    await ingestDataset(pool, { datasetId, params, owner: 'golden' });
+    const { datasetId } = await generateDataset(pool, params, { owner: 'golden' });
     const res = await trainModel(pool, {
       datasetId,
       options: { variance: golden.training.variance, nComponents: golden.training.n_components },
