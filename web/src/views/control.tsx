@@ -9,21 +9,27 @@ import { TrainRequestSchema } from '../../../src/contract/models.js';
 import {
   INFERENCE_METRICS,
   InferenceRequestSchema,
-  type InferenceResponseWire,
+  type InferenceRequestWire,
 } from '../../../src/contract/inference.js';
 import { useApi } from '../api-context.js';
+import { trainingFraction, trainingLabel, unfinished, useDatasets, useModels } from '../data.js';
 import {
-  datasetLabel,
-  modelLabel,
-  trainingFraction,
-  trainingLabel,
-  unfinished,
-  useDatasets,
-  useModels,
-} from '../data.js';
-import { apiFieldErrors, fieldErrors, numberOrUndefined, type FieldErrors } from '../forms.js';
+  apiFieldErrors,
+  checkBody,
+  numberOrUndefined,
+  useSubmit,
+  withoutBlanks,
+  unchosen,
+  type Checked,
+} from '../forms.js';
 import { fmtDuration, fmtInt, fmtNum, fmtTime, secondsBetween } from '../format.js';
-import { FormError, InputField, SelectField } from '../components/field.js';
+import {
+  DatasetSelectField,
+  FormError,
+  InputField,
+  ModelSelectField,
+  SubmitButton,
+} from '../components/field.js';
 import { AsyncView } from '../components/states.js';
 import type { AsyncState } from '../use-async.js';
 import type { DatasetList } from '../../../src/contract/datasets.js';
@@ -43,16 +49,14 @@ interface GenerateFields {
 
 /** The request a generation form sends (blank fields take the API's defaults). */
 export function generateRequest(f: GenerateFields): Record<string, unknown> {
-  const body: Record<string, unknown> = {
+  return withoutBlanks({
     host_count: numberOrUndefined(f.host_count),
     duration_s: numberOrUndefined(f.duration_s),
     interval_s: numberOrUndefined(f.interval_s),
     seed: numberOrUndefined(f.seed),
     anomaly_rate: numberOrUndefined(f.anomaly_rate),
-  };
-  if (f.name.trim() !== '') body.name = f.name.trim();
-  for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
-  return body;
+    name: f.name.trim() || undefined,
+  });
 }
 
 function GenerateForm({ onCreated }: { onCreated: () => void }) {
@@ -65,40 +69,24 @@ function GenerateForm({ onCreated }: { onCreated: () => void }) {
     seed: '42',
     anomaly_rate: '0.02',
   });
-  const [errors, setErrors] = useState<FieldErrors>({});
-  const [busy, setBusy] = useState(false);
-  const [note, setNote] = useState<string | null>(null);
   const set = (k: keyof GenerateFields) => (v: string) => setF((s) => ({ ...s, [k]: v }));
 
-  const body = generateRequest(f);
   const hosts = Number(f.host_count);
   const steps = Math.floor(Number(f.duration_s) / Number(f.interval_s));
   const rows = Number.isFinite(hosts * steps) && hosts > 0 && steps > 0 ? hosts * steps : null;
 
-  const submit = async (e: React.FormEvent) => {
-    e.preventDefault();
-    setNote(null);
-    const parsed = CreateDatasetRequestSchema.safeParse(body);
-    if (!parsed.success) {
-      setErrors(fieldErrors(parsed.error));
-      return;
-    }
-    setErrors({});
-    setBusy(true);
-    try {
+  const { errors, busy, result, onSubmit } = useSubmit(
+    () => checkBody(CreateDatasetRequestSchema, generateRequest(f)),
+    async (body) => {
       const ds = await api.createDataset(body);
-      setNote(`Generating ${ds.name} (${fmtInt(ds.rows_total)} rows)`);
       onCreated();
-    } catch (err) {
-      setErrors(apiFieldErrors(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+      return `Generating ${ds.name} (${fmtInt(ds.rows_total)} rows)`;
+    },
+  );
 
   return (
     <Panel title="Generate a dataset">
-      <form onSubmit={(e) => void submit(e)} noValidate aria-label="Generate a dataset">
+      <form onSubmit={onSubmit} noValidate aria-label="Generate a dataset">
         <div className="fields">
           <InputField
             label="Name"
@@ -154,12 +142,10 @@ function GenerateForm({ onCreated }: { onCreated: () => void }) {
         </div>
         <FormError errors={errors} />
         <div className="row">
-          <button type="submit" disabled={busy}>
-            {busy ? 'Sending…' : 'Generate'}
-          </button>
+          <SubmitButton label="Generate" busyLabel="Sending…" busy={busy} />
           <span className="muted">{rows !== null ? `${fmtInt(rows)} rows` : ''}</span>
         </div>
-        {note && <div role="status">{note}</div>}
+        {result && <div role="status">{result}</div>}
       </form>
     </Panel>
   );
@@ -172,60 +158,31 @@ function TrainForm({ datasets, onTrained }: { datasets: AsyncState<DatasetList>;
   const [variance, setVariance] = useState('0.95');
   const [nComponents, setNComponents] = useState('');
   const [exclude, setExclude] = useState(false);
-  const [errors, setErrors] = useState<FieldErrors>({});
-  const [busy, setBusy] = useState(false);
-  const [note, setNote] = useState<string | null>(null);
-  const done = datasets.data?.items.filter((d) => d.status === 'completed') ?? [];
 
-  const submit = async (e: React.FormEvent) => {
-    e.preventDefault();
-    setNote(null);
-    const body: Record<string, unknown> = {
-      dataset_id: datasetId,
-      variance: numberOrUndefined(variance),
-      n_components: numberOrUndefined(nComponents),
-      exclude_labelled_anomalies: exclude,
-    };
-    if (name.trim() !== '') body.name = name.trim();
-    for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
-    const parsed = TrainRequestSchema.safeParse(body);
-    if (!parsed.success) {
-      const errs = fieldErrors(parsed.error);
-      if (datasetId === '') errs.dataset_id = 'choose a completed dataset';
-      setErrors(errs);
-      return;
-    }
-    setErrors({});
-    setBusy(true);
-    try {
-      const res = await api.train(body as Parameters<typeof api.train>[0]);
-      setNote(`Training model ${res.model_id.slice(0, 8)}`);
+  const { errors, busy, result, onSubmit } = useSubmit(
+    () =>
+      checkBody(
+        TrainRequestSchema,
+        withoutBlanks({
+          dataset_id: datasetId,
+          variance: numberOrUndefined(variance),
+          n_components: numberOrUndefined(nComponents),
+          exclude_labelled_anomalies: exclude,
+          name: name.trim() || undefined,
+        }),
+        () => unchosen('dataset_id', datasetId, 'choose a completed dataset'),
+      ),
+    async (body) => {
+      const res = await api.train(body);
       onTrained();
-    } catch (err) {
-      setErrors(apiFieldErrors(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+      return `Training model ${res.model_id.slice(0, 8)}`;
+    },
+  );
 
   return (
     <Panel title="Train a model">
-      <form onSubmit={(e) => void submit(e)} noValidate aria-label="Train a model">
-        <SelectField
-          label="Dataset"
-          name="dataset_id"
-          value={datasetId}
-          onChange={setDatasetId}
-          errors={errors}
-          placeholder={
-            datasets.loading
-              ? 'loading datasets…'
-              : done.length === 0
-                ? 'no completed dataset yet'
-                : 'choose a dataset'
-          }
-          options={done.map((d) => ({ value: d.id, label: datasetLabel(d) }))}
-        />
+      <form onSubmit={onSubmit} noValidate aria-label="Train a model">
+        <DatasetSelectField list={datasets} value={datasetId} onChange={setDatasetId} errors={errors} />
         <div className="fields">
           <InputField
             label="Name"
@@ -262,11 +219,9 @@ function TrainForm({ datasets, onTrained }: { datasets: AsyncState<DatasetList>;
         {datasets.error && <div className="form-error">Datasets: {datasets.error.message}</div>}
         <FormError errors={errors} />
         <div className="row">
-          <button type="submit" disabled={busy}>
-            {busy ? 'Sending…' : 'Train'}
-          </button>
+          <SubmitButton label="Train" busyLabel="Sending…" busy={busy} />
         </div>
-        {note && <div role="status">{note}</div>}
+        {result && <div role="status">{result}</div>}
       </form>
     </Panel>
   );
@@ -291,15 +246,35 @@ export function sampleRecords(
   return [typical, odd];
 }
 
+/**
+ * The scoring request of a model and the records' JSON text, or the messages to show: a record's
+ * message names its place in the array (`records.0.ts: …`).
+ */
+function scoreRequest(modelId: string, text: string): Checked<InferenceRequestWire> {
+  let records: unknown;
+  try {
+    records = JSON.parse(text);
+  } catch {
+    return { ok: false, errors: { records: 'records must be a JSON array of telemetry records' } };
+  }
+  return checkBody(InferenceRequestSchema, { model_id: modelId, records }, (error) => {
+    const first = error.issues.find((i) => i.path[0] === 'records');
+    return {
+      ...(first ? { records: `${first.path.join('.')}: ${first.message}` } : {}),
+      ...unchosen('model_id', modelId, 'choose a completed model'),
+    };
+  });
+}
+
 function ScoreForm({ models }: { models: AsyncState<ModelListWire> }) {
   const api = useApi();
   const recordsId = useId();
   const [modelId, setModelId] = useState('');
   const [text, setText] = useState('');
-  const [errors, setErrors] = useState<FieldErrors>({});
-  const [busy, setBusy] = useState(false);
-  const [result, setResult] = useState<InferenceResponseWire | null>(null);
-  const done = models.data?.items.filter((m) => m.status === 'completed') ?? [];
+  const { errors, setErrors, busy, result, onSubmit } = useSubmit(
+    () => scoreRequest(modelId, text),
+    (body) => api.inference(body),
+  );
 
   const fill = async () => {
     if (modelId === '') {
@@ -317,55 +292,10 @@ function ScoreForm({ models }: { models: AsyncState<ModelListWire> }) {
     }
   };
 
-  const submit = async (e: React.FormEvent) => {
-    e.preventDefault();
-    setResult(null);
-    let records: unknown;
-    try {
-      records = JSON.parse(text);
-    } catch {
-      setErrors({ records: 'records must be a JSON array of telemetry records' });
-      return;
-    }
-    const body = { model_id: modelId, records };
-    const parsed = InferenceRequestSchema.safeParse(body);
-    if (!parsed.success) {
-      const errs = fieldErrors(parsed.error);
-      const first = parsed.error.issues.find((i) => i.path[0] === 'records');
-      if (first) errs.records = `${first.path.join('.')}: ${first.message}`;
-      if (modelId === '') errs.model_id = 'choose a completed model';
-      setErrors(errs);
-      return;
-    }
-    setErrors({});
-    setBusy(true);
-    try {
-      setResult(await api.inference(body as Parameters<typeof api.inference>[0]));
-    } catch (err) {
-      setErrors(apiFieldErrors(err));
-    } finally {
-      setBusy(false);
-    }
-  };
-
   return (
     <Panel title="Score samples">
-      <form onSubmit={(e) => void submit(e)} noValidate aria-label="Score samples">
-        <SelectField
-          label="Model"
-          name="model_id"
-          value={modelId}
-          onChange={setModelId}
-          errors={errors}
-          placeholder={
-            models.loading
-              ? 'loading models…'
-              : done.length === 0
-                ? 'no completed model yet'
-                : 'choose a model'
-          }
-          options={done.map((m) => ({ value: m.id, label: modelLabel(m) }))}
-        />
+      <form onSubmit={onSubmit} noValidate aria-label="Score samples">
+        <ModelSelectField list={models} value={modelId} onChange={setModelId} errors={errors} />
         <div className="field">
           <label htmlFor={recordsId}>Records</label>
           <span className="muted">
@@ -383,9 +313,7 @@ function ScoreForm({ models }: { models: AsyncState<ModelListWire> }) {
         </div>
         <FormError errors={errors} />
         <div className="row">
-          <button type="submit" disabled={busy}>
-            {busy ? 'Scoring…' : 'Score'}
-          </button>
+          <SubmitButton label="Score" busyLabel="Scoring…" busy={busy} />
           <button type="button" className="secondary" onClick={() => void fill()}>
             Fill with sample records
           </button>

@@ -19,14 +19,14 @@ import {
 } from '../../../src/contract/evaluation.js';
 import type { ModelSummaryWire, ModelWire } from '../../../src/contract/models.js';
 import { useApi } from '../api-context.js';
-import { datasetLabel, modelLabel, unfinished, useDatasets, useModels } from '../data.js';
-import { apiFieldErrors, fieldErrors, type FieldErrors } from '../forms.js';
+import { modelLabel, unfinished, useDatasets, useModels } from '../data.js';
+import { checkBody, unchosen, useSubmit } from '../forms.js';
 import { fmtDuration, fmtInt, fmtNum, fmtPct, fmtTime, shortId } from '../format.js';
 import { useRefresh } from '../live.js';
 import { hrefOf, Link, setParams, useLocation } from '../router.js';
 import { useAsync, type AsyncState } from '../use-async.js';
 import { Chart, seriesColor } from '../components/chart.js';
-import { FormError, SelectField } from '../components/field.js';
+import { DatasetSelectField, FormError, SelectField, SubmitButton } from '../components/field.js';
 import { AsyncView, Empty, ErrorBox } from '../components/states.js';
 import { Bars, Card, ConfirmButton, Panel, ProgressBar, Status } from '../components/widgets.js';
 
@@ -194,53 +194,25 @@ function ScoringPanel({ modelId, jobs }: { modelId: string; jobs: AsyncState<Job
   const onJobsChanged = jobs.reload;
   const [datasetId, setDatasetId] = useState('');
   const [policy, setPolicy] = useState<(typeof DETECTOR_POLICIES)[number]>('default');
-  const [errors, setErrors] = useState<FieldErrors>({});
-  const [busy, setBusy] = useState(false);
-  const completed = datasets.data?.items.filter((d) => d.status === 'completed') ?? [];
   const names = new Map(datasets.data?.items.map((d) => [d.id, d.name]));
 
-  const submit = async (e: React.FormEvent) => {
-    e.preventDefault();
-    const body = { model_id: modelId, dataset_id: datasetId, policy };
-    const parsed = ScoreDatasetRequestSchema.safeParse(body);
-    if (!parsed.success) {
-      const errs = fieldErrors(parsed.error);
-      if (datasetId === '') errs.dataset_id = 'choose a completed dataset';
-      setErrors(errs);
-      return;
-    }
-    setErrors({});
-    setBusy(true);
-    try {
+  const { errors, busy, onSubmit } = useSubmit(
+    () =>
+      checkBody(ScoreDatasetRequestSchema, { model_id: modelId, dataset_id: datasetId, policy }, () =>
+        unchosen('dataset_id', datasetId, 'choose a completed dataset'),
+      ),
+    async (body) => {
       await api.scoreDataset(body);
       onJobsChanged();
-    } catch (err) {
-      setErrors(apiFieldErrors(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+    },
+  );
 
   return (
     <Panel title="Score a dataset">
-      <form onSubmit={(e) => void submit(e)} noValidate aria-label="Score a dataset">
+      <form onSubmit={onSubmit} noValidate aria-label="Score a dataset">
         <div className="row">
           <div style={{ flex: 1 }}>
-            <SelectField
-              label="Dataset"
-              name="dataset_id"
-              value={datasetId}
-              onChange={setDatasetId}
-              errors={errors}
-              placeholder={
-                datasets.loading
-                  ? 'loading datasets…'
-                  : completed.length === 0
-                    ? 'no completed dataset'
-                    : 'choose a dataset'
-              }
-              options={completed.map((d) => ({ value: d.id, label: datasetLabel(d) }))}
-            />
+            <DatasetSelectField list={datasets} value={datasetId} onChange={setDatasetId} errors={errors} />
           </div>
           <SelectField
             label="Alert policy"
@@ -250,9 +222,7 @@ function ScoringPanel({ modelId, jobs }: { modelId: string; jobs: AsyncState<Job
             errors={errors}
             options={DETECTOR_POLICIES.map((p) => ({ value: p, label: p }))}
           />
-          <button type="submit" disabled={busy}>
-            {busy ? 'Starting…' : 'Start scoring job'}
-          </button>
+          <SubmitButton label="Start scoring job" busyLabel="Starting…" busy={busy} />
         </div>
         <FormError errors={errors} />
       </form>
