@@ -10,29 +10,14 @@
  */
 import { z } from 'zod';
 import { showValue, TimestampSchema, unknownQueryMessage } from './common.js';
+import { ANOMALY_TYPES, METRICS, type MetricName } from './vocabulary.js';
 
-/** The eight metrics, in column order (the same list as src/core/types.ts's METRICS). */
-export const ANALYTICS_METRICS = [
-  'cpu_usage',
-  'memory_usage',
-  'disk_io',
-  'network_in',
-  'network_out',
-  'load_avg',
-  'latency_ms',
-  'error_rate',
-] as const;
-export type AnalyticsMetric = (typeof ANALYTICS_METRICS)[number];
+/** The eight metrics, in column order. */
+export const ANALYTICS_METRICS = METRICS;
+export type AnalyticsMetric = MetricName;
 
-/** Anomaly types, in their fixed order (the same list as src/core/types.ts's ANOMALY_TYPES). */
-export const ANALYTICS_ANOMALY_TYPES = [
-  'spike',
-  'drift',
-  'level_shift',
-  'stuck',
-  'noise_burst',
-  'correlation_break',
-] as const;
+/** Anomaly types, in their fixed order. */
+export const ANALYTICS_ANOMALY_TYPES = ANOMALY_TYPES;
 
 /** Columns `GET /topk` counts values of. */
 export const TOPK_COLUMNS = ['region', 'project_id', 'host_id', 'anomaly_type'] as const;

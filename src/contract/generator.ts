@@ -8,20 +8,11 @@
  * an HTTP client and a gRPC client all get the same message for the same mistake.
  */
 import { z } from 'zod';
+import { ANOMALY_TYPES, type AnomalyType } from './vocabulary.js';
 
-/**
- * Anomaly types, in code order. The same list as `ANOMALY_TYPES` of src/core/types.ts (this
- * module imports nothing but zod; a unit test checks the two agree).
- */
-export const GENERATOR_ANOMALY_TYPES = [
-  'spike',
-  'drift',
-  'level_shift',
-  'stuck',
-  'noise_burst',
-  'correlation_break',
-] as const;
-export type GeneratorAnomalyType = (typeof GENERATOR_ANOMALY_TYPES)[number];
+/** Anomaly types, in code order. */
+export const GENERATOR_ANOMALY_TYPES = ANOMALY_TYPES;
+export type GeneratorAnomalyType = AnomalyType;
 
 /** Limits of generation parameters, enforced by the schemas below. */
 export const GENERATOR_LIMITS = {

@@ -14,6 +14,7 @@
  * the path of the field, e.g. `records.3.cpu_usage`.
  */
 import { z } from 'zod';
+import { METRICS, type MetricName } from './vocabulary.js';
 import {
   IdParamsSchema,
   pageSchema,
@@ -25,21 +26,9 @@ import {
   unknownQueryMessage,
 } from './common.js';
 
-/**
- * The eight metrics, in model order: the same list as `METRICS` of src/core/types.ts (this
- * module imports nothing but zod; a unit test checks that the two agree).
- */
-export const INFERENCE_METRICS = [
-  'cpu_usage',
-  'memory_usage',
-  'disk_io',
-  'network_in',
-  'network_out',
-  'load_avg',
-  'latency_ms',
-  'error_rate',
-] as const;
-export type InferenceMetric = (typeof INFERENCE_METRICS)[number];
+/** The eight metrics, in model order. */
+export const INFERENCE_METRICS = METRICS;
+export type InferenceMetric = MetricName;
 
 /** Most records one `POST /inference` may carry. */
 export const INFERENCE_MAX_RECORDS = 10_000;

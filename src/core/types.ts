@@ -3,29 +3,7 @@
  * that crosses the native boundary, and the column layout of generated telemetry.
  */
 
-/** The eight telemetry metrics, in model and column order. */
-export const METRICS = [
-  'cpu_usage',
-  'memory_usage',
-  'disk_io',
-  'network_in',
-  'network_out',
-  'load_avg',
-  'latency_ms',
-  'error_rate',
-] as const;
-export type MetricName = (typeof METRICS)[number];
-
-/** Injected anomaly types; an anomaly type's code is its index here (-1 for none). */
-export const ANOMALY_TYPES = [
-  'spike',
-  'drift',
-  'level_shift',
-  'stuck',
-  'noise_burst',
-  'correlation_break',
-] as const;
-export type AnomalyType = (typeof ANOMALY_TYPES)[number];
+export { ANOMALY_TYPES, METRICS, type AnomalyType, type MetricName } from '../contract/vocabulary.js';
 
 /** A dense row-major matrix of doubles: element (i, j) is `data[i * cols + j]`. */
 export interface Matrix {

@@ -10,6 +10,7 @@
 import type { Readable } from 'node:stream';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { z } from 'zod';
+import { METRICS } from '../core/types.js';
 import { toDatabaseError } from './errors.js';
 import type { PoolClient, Queryable } from './pool.js';
 
@@ -308,17 +309,6 @@ export interface ReplayOptions {
   withMetrics?: boolean;
 }
 
-const METRIC_COLUMNS = [
-  'cpu_usage',
-  'memory_usage',
-  'disk_io',
-  'network_in',
-  'network_out',
-  'load_avg',
-  'latency_ms',
-  'error_rate',
-] as const;
-
 function newBatch(rows: number, withMetrics: boolean): ReplayBatch {
   return {
     length: 0,
@@ -327,7 +317,7 @@ function newBatch(rows: number, withMetrics: boolean): ReplayBatch {
     hostIds: new Array<string>(rows),
     fused: new Float64Array(rows),
     topMetric: new Int32Array(rows),
-    metrics: withMetrics ? new Float64Array(rows * METRIC_COLUMNS.length) : undefined,
+    metrics: withMetrics ? new Float64Array(rows * METRICS.length) : undefined,
   };
 }
 
@@ -356,7 +346,7 @@ export async function* readReplayBatches(
     throw new RangeError(`batchRows must be an integer ≥ 1; got ${batchRows}`);
   }
   const withMetrics = options.withMetrics ?? false;
-  const d = METRIC_COLUMNS.length;
+  const d = METRICS.length;
   let batch = newBatch(batchRows, withMetrics);
   const ready: ReplayBatch[] = [];
   // Host ids repeat every time step: decode each distinct byte string once.
@@ -393,7 +383,7 @@ export async function* readReplayBatches(
   });
   // The partition is read directly; the telemetry through its parent (pruned to the dataset).
   // COPY takes no parameters: both ids are checked UUIDs, the column names a fixed list.
-  const metricCols = withMetrics ? `, ${METRIC_COLUMNS.map((c) => `t.${c}`).join(', ')}` : '';
+  const metricCols = withMetrics ? `, ${METRICS.map((c) => `t.${c}`).join(', ')}` : '';
   const sql = `COPY (SELECT s.row_id, t.ts, t.host_id, s.fused, s.top_metric${metricCols}
       FROM ${jobScoresPartition(job)} s
       JOIN host_telemetry_archival t ON t.dataset_id = '${dataset}' AND t.row_id = s.row_id

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  GENERATOR_ANOMALY_TYPES,
   GENERATOR_LIMITS,
   GenerateParamsWireSchema,
   generateParamsToWire,
@@ -122,10 +121,6 @@ describe('generateTelemetry: parameters and layout', () => {
     expect(wire).toEqual(d.params);
     // the wire form round-trips
     expect(GenerateParamsWireSchema.parse(generateParamsToWire(d.params))).toEqual(d.params);
-  });
-
-  it('keeps the contract’s anomaly types in step with the core’s', () => {
-    expect([...GENERATOR_ANOMALY_TYPES]).toEqual([...ANOMALY_TYPES]);
   });
 
   it('rows are time-major, hosts in id order, timestamps on the interval', () => {
