@@ -1,4 +1,7 @@
-/** Loading a value for a view: its data, error and loading state, and a way to load it again. */
+/**
+ * Loading a value for a view: its data, error and loading state, and a way to load it again; and
+ * a call a button makes, with its error.
+ */
 import { useCallback, useEffect, useRef, useState } from 'react';
 
 /** The state of an asynchronous load. */
@@ -41,8 +44,7 @@ export function useAsync<T>(load: () => Promise<T> | undefined, deps: readonly u
       },
       (err: unknown) => {
         if (n !== seq.current) return;
-        const error = err instanceof Error ? err : new Error(String(err));
-        setState((s) => ({ data: fresh ? undefined : s.data, error, loading: false }));
+        setState((s) => ({ data: fresh ? undefined : s.data, error: asError(err), loading: false }));
       },
     );
   }, []);
@@ -56,4 +58,27 @@ export function useAsync<T>(load: () => Promise<T> | undefined, deps: readonly u
 
   const reload = useCallback(() => run(false), [run]);
   return { ...state, reload };
+}
+
+/** A call a button makes (delete, cancel, load more) and how its latest run failed. */
+export interface Action {
+  /** Runs the call; its error is cleared meanwhile. */
+  run: () => void;
+  /** The latest run's error, if it failed. */
+  error: Error | undefined;
+}
+
+/** Runs `call` on demand, keeping its error for the view to show. */
+export function useAction(call: () => Promise<void>): Action {
+  const [error, setError] = useState<Error | undefined>(undefined);
+  const run = () => {
+    setError(undefined);
+    call().catch((err: unknown) => setError(asError(err)));
+  };
+  return { run, error };
+}
+
+/** A rejection's reason as an Error. */
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -2,9 +2,9 @@
 import type { InferenceRunListWire } from '../../../src/contract/inference.js';
 import { useApi } from '../api-context.js';
 import { useModels } from '../data.js';
-import { fmtInt, fmtNum, fmtPct, fmtTime, shortId } from '../format.js';
+import { errorText, fmtInt, fmtNum, fmtPct, fmtTime, shortId } from '../format.js';
 import { hrefOf, Link, setParams, useLocation } from '../router.js';
-import { useAsync } from '../use-async.js';
+import { useAction, useAsync } from '../use-async.js';
 import { AsyncView } from '../components/states.js';
 import { Card, Panel } from '../components/widgets.js';
 import { useState } from 'react';
@@ -74,24 +74,18 @@ export function InferenceView() {
   );
   // Further pages, fetched on demand
   const [more, setMore] = useState<{ key: string; pages: InferenceRunListWire[] }>({ key: '', pages: [] });
-  const [moreError, setMoreError] = useState<string | null>(null);
   const pages =
     more.key === modelFilter && first.data ? [first.data, ...more.pages] : first.data ? [first.data] : [];
   const cursor = pages[pages.length - 1]?.next_cursor ?? null;
-  const loadMore = async () => {
+  const loadMore = useAction(async () => {
     if (!cursor) return;
-    setMoreError(null);
-    try {
-      const page = await api.listInferenceRuns({
-        limit: 50,
-        cursor,
-        ...(modelFilter ? { model_id: modelFilter } : {}),
-      });
-      setMore((m) => ({ key: modelFilter, pages: m.key === modelFilter ? [...m.pages, page] : [page] }));
-    } catch (err) {
-      setMoreError(err instanceof Error ? err.message : String(err));
-    }
-  };
+    const page = await api.listInferenceRuns({
+      limit: 50,
+      cursor,
+      ...(modelFilter ? { model_id: modelFilter } : {}),
+    });
+    setMore((m) => ({ key: modelFilter, pages: m.key === modelFilter ? [...m.pages, page] : [page] }));
+  });
   const runs = pages.flatMap((p) => p.items);
 
   return (
@@ -159,9 +153,9 @@ export function InferenceView() {
                   ))}
                 </tbody>
               </table>
-              {moreError && <div className="form-error">{moreError}</div>}
+              {loadMore.error && <div className="form-error">{errorText(loadMore.error)}</div>}
               {cursor && (
-                <button type="button" className="secondary" onClick={() => void loadMore()}>
+                <button type="button" className="secondary" onClick={loadMore.run}>
                   Load more
                 </button>
               )}

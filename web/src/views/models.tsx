@@ -24,7 +24,7 @@ import { checkBody, unchosen, useSubmit } from '../forms.js';
 import { fmtDuration, fmtInt, fmtNum, fmtPct, fmtTime, shortId } from '../format.js';
 import { useRefresh } from '../live.js';
 import { hrefOf, Link, setParams, useLocation } from '../router.js';
-import { useAsync, type AsyncState } from '../use-async.js';
+import { useAction, useAsync, type AsyncState } from '../use-async.js';
 import { Chart, seriesColor } from '../components/chart.js';
 import { DatasetSelectField, FormError, SelectField, SubmitButton } from '../components/field.js';
 import { AsyncView, Empty, ErrorBox } from '../components/states.js';
@@ -146,7 +146,6 @@ function ArtifactSummary({ m }: { m: ModelWire }) {
 function JobProgress({ job, onChange }: { job: JobWire; onChange: () => void }) {
   const api = useApi();
   const progress = useAsync(() => api.jobProgress(job.id), [api, job.id]);
-  const [cancelError, setCancelError] = useState<unknown>(null);
   const p = progress.data;
   const running = p ? unfinished(p.status) : true;
   useRefresh(progress.reload, {
@@ -161,16 +160,11 @@ function JobProgress({ job, onChange }: { job: JobWire; onChange: () => void }) 
   useEffect(() => {
     if (over) onChange();
   }, [over]); // once, when the job ends
-  const cancel = async () => {
-    setCancelError(null);
-    try {
-      await api.cancelJob(job.id);
-      progress.reload();
-      onChange();
-    } catch (err) {
-      setCancelError(err);
-    }
-  };
+  const cancel = useAction(async () => {
+    await api.cancelJob(job.id);
+    progress.reload();
+    onChange();
+  });
   if (progress.error && !p) return <ErrorBox error={progress.error} onRetry={progress.reload} />;
   if (!p) return null;
   const label =
@@ -182,8 +176,8 @@ function JobProgress({ job, onChange }: { job: JobWire; onChange: () => void }) 
       <div style={{ flex: 1 }}>
         <ProgressBar fraction={p.fraction} label={label} />
       </div>
-      {running && <ConfirmButton label="Cancel" confirmLabel="Cancel job" onConfirm={() => void cancel()} />}
-      {cancelError !== null && <ErrorBox error={cancelError} />}
+      {running && <ConfirmButton label="Cancel" confirmLabel="Cancel job" onConfirm={cancel.run} />}
+      {cancel.error && <ErrorBox error={cancel.error} />}
     </div>
   );
 }

@@ -2,7 +2,6 @@
  * Runs: datasets, models and scoring jobs with status, sizes and timings; a click shows a run's
  * detail, and datasets and models can be deleted after a confirmation.
  */
-import { useState } from 'react';
 import type { Dataset } from '../../../src/contract/datasets.js';
 import type { JobWire } from '../../../src/contract/jobs.js';
 import type { ModelListItemWire } from '../../../src/contract/models.js';
@@ -11,7 +10,7 @@ import { trainingFraction, trainingLabel, unfinished, useDatasets, useModels } f
 import { fmtDuration, fmtInt, fmtNum, fmtTime, secondsBetween, shortId } from '../format.js';
 import { useRefresh } from '../live.js';
 import { hrefOf, Link, setParams, useLocation } from '../router.js';
-import { useAsync } from '../use-async.js';
+import { useAction, useAsync } from '../use-async.js';
 import { AsyncView, ErrorBox } from '../components/states.js';
 import { ConfirmButton, Panel, ProgressBar, Status } from '../components/widgets.js';
 
@@ -21,16 +20,10 @@ function DatasetDetail({ id, onDeleted }: { id: string; onDeleted: () => void })
   const api = useApi();
   const ds = useAsync(() => api.getDataset(id), [api, id]);
   useRefresh(ds.reload, { topics: ['datasets'], active: ds.data ? unfinished(ds.data.status) : false });
-  const [deleteError, setDeleteError] = useState<unknown>(null);
-  const remove = async () => {
-    setDeleteError(null);
-    try {
-      await api.deleteDataset(id);
-      onDeleted();
-    } catch (err) {
-      setDeleteError(err);
-    }
-  };
+  const remove = useAction(async () => {
+    await api.deleteDataset(id);
+    onDeleted();
+  });
   return (
     <Panel
       title="Dataset"
@@ -39,18 +32,14 @@ function DatasetDetail({ id, onDeleted }: { id: string; onDeleted: () => void })
           {ds.data?.status === 'completed' && (
             <Link href={hrefOf('analytics', { dataset: id })}>Analytics</Link>
           )}
-          <ConfirmButton
-            label="Delete"
-            confirmLabel="Delete dataset and its rows"
-            onConfirm={() => void remove()}
-          />
+          <ConfirmButton label="Delete" confirmLabel="Delete dataset and its rows" onConfirm={remove.run} />
           <button type="button" className="secondary" onClick={() => setParams({ dataset: undefined })}>
             Close
           </button>
         </>
       }
     >
-      {deleteError !== null && <ErrorBox error={deleteError} />}
+      {remove.error && <ErrorBox error={remove.error} />}
       <AsyncView state={ds}>
         {(d) => (
           <>
@@ -95,16 +84,10 @@ function ModelDetail({ id, onDeleted }: { id: string; onDeleted: () => void }) {
   const api = useApi();
   const m = useAsync(() => api.getModel(id), [api, id]);
   useRefresh(m.reload, { topics: ['models'], active: m.data ? unfinished(m.data.status) : false });
-  const [deleteError, setDeleteError] = useState<unknown>(null);
-  const remove = async () => {
-    setDeleteError(null);
-    try {
-      await api.deleteModel(id);
-      onDeleted();
-    } catch (err) {
-      setDeleteError(err);
-    }
-  };
+  const remove = useAction(async () => {
+    await api.deleteModel(id);
+    onDeleted();
+  });
   return (
     <Panel
       title="Model"
@@ -113,14 +96,14 @@ function ModelDetail({ id, onDeleted }: { id: string; onDeleted: () => void }) {
           {m.data?.status === 'completed' && (
             <Link href={hrefOf('models', { model: id })}>Open in Models</Link>
           )}
-          <ConfirmButton label="Delete" confirmLabel="Delete model" onConfirm={() => void remove()} />
+          <ConfirmButton label="Delete" confirmLabel="Delete model" onConfirm={remove.run} />
           <button type="button" className="secondary" onClick={() => setParams({ model: undefined })}>
             Close
           </button>
         </>
       }
     >
-      {deleteError !== null && <ErrorBox error={deleteError} />}
+      {remove.error && <ErrorBox error={remove.error} />}
       <AsyncView state={m}>
         {(d) => (
           <>
