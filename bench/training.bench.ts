@@ -32,6 +32,7 @@ import { generateTelemetry, parseGenerateParams } from '../src/core/generator.js
 import { METRICS } from '../src/core/types.js';
 import { createDataset } from '../src/db/datasets.js';
 import { migrate } from '../src/db/migrate.js';
+import type { TrainingTimings } from '../src/db/models.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { readMetricsChunks } from '../src/db/telemetry.js';
 import { ingestDataset } from '../src/generator/ingest.js';
@@ -93,16 +94,8 @@ async function decodedRead(url: string, datasetId: string): Promise<{ seconds: n
 }
 
 /** What the child reports. */
-interface ChildResult {
+interface ChildResult extends TrainingTimings {
   rows: number;
-  momentsS: number;
-  robustS: number;
-  limitsS: number;
-  artifactWriteS: number;
-  totalS: number;
-  passes: number;
-  rowsPerS: number;
-  peakRssMb: number;
 }
 
 /** Child mode: train one dataset and report the timings and peak RSS as JSON on stdout. */

@@ -173,8 +173,20 @@ function progressJson(p: TrainingProgress): string {
   return JSON.stringify({ phase: p.phase, rows_done: p.rowsDone, rows_total: p.rowsTotal, pass: p.pass });
 }
 
+/** {@link TrainingTimings} as stored in `models.timings` and reported (snake_case). */
+export interface TrainingTimingsJson {
+  moments_s: number;
+  robust_s: number;
+  limits_s: number;
+  artifact_write_s: number;
+  total_s: number;
+  passes: number;
+  rows_per_s: number;
+  peak_rss_mb: number;
+}
+
 /** `models.timings` as stored (snake_case). */
-export function timingsJson(t: TrainingTimings): Record<string, number> {
+export function timingsJson(t: TrainingTimings): TrainingTimingsJson {
   return {
     moments_s: t.momentsS,
     robust_s: t.robustS,

@@ -12,6 +12,7 @@ import { DEFAULT_MODEL_NAME } from '../../contract/models.js';
 import { startEmbeddedPostgres } from '../../db/embedded.js';
 import { newOwnerId } from '../../db/leases.js';
 import { createPool } from '../../db/pool.js';
+import { timingsJson, type TrainingTimingsJson } from '../../db/models.js';
 import { trainModel, type TrainModelResult } from '../../jobs/training.js';
 import { UsageError, type CommandSpec, type FlagValues } from '../args.js';
 import { createProgress } from '../progress.js';
@@ -22,8 +23,11 @@ export const DEFAULT_OUTPUT_DIR = 'artifacts/pca/default';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** The figures `tads train` prints (`--json` prints them as they are). */
-export interface TrainReport {
+/**
+ * The figures `tads train` prints (`--json` prints them as they are): the stored timings
+ * (`total_s` is everything, recording the model included) and these.
+ */
+export interface TrainReport extends TrainingTimingsJson {
   model_id: string;
   dataset_id: string;
   name: string;
@@ -31,15 +35,6 @@ export interface TrainReport {
   n_components: number;
   /** Moments + robust statistics + limits, in seconds. */
   training_s: number;
-  moments_s: number;
-  robust_s: number;
-  limits_s: number;
-  artifact_write_s: number;
-  /** Everything, recording the model included. */
-  total_s: number;
-  passes: number;
-  rows_per_s: number;
-  peak_rss_mb: number;
   artifact_path: string | null;
 }
 
@@ -53,14 +48,7 @@ export function trainReport(res: TrainModelResult, datasetId: string, name: stri
     rows: res.rows,
     n_components: res.model.toJSON().n_components,
     training_s: t.momentsS + t.robustS + t.limitsS,
-    moments_s: t.momentsS,
-    robust_s: t.robustS,
-    limits_s: t.limitsS,
-    artifact_write_s: t.artifactWriteS,
-    total_s: t.totalS,
-    passes: t.passes,
-    rows_per_s: t.rowsPerS,
-    peak_rss_mb: t.peakRssMb,
+    ...timingsJson(t),
     artifact_path: res.artifactPath ?? null,
   };
 }
