@@ -1,27 +1,7 @@
 /** `tads migrate`: brings the database's schema up to date and says what it applied. */
-import { loadConfig } from '../../config/env.js';
-import { startEmbeddedPostgres } from '../../db/embedded.js';
 import { migrate } from '../../db/migrate.js';
-import { createPool } from '../../db/pool.js';
 import type { CommandSpec } from '../args.js';
-
-/** Flags naming the database, shared by the commands that open it. */
-export const DATABASE_FLAGS = [
-  {
-    name: 'db-conn',
-    type: 'string' as const,
-    description: 'PostgreSQL URL',
-    placeholder: 'url',
-    defaultText: 'DATABASE_URL, else the embedded server',
-  },
-  {
-    name: 'data-dir',
-    type: 'string' as const,
-    description: "embedded server's data folder",
-    placeholder: 'dir',
-    defaultText: '.tads',
-  },
-];
+import { DATABASE_FLAGS, openCliDatabase } from '../database.js';
 
 /** The `migrate` command. */
 export const migrateCommand: CommandSpec = {
@@ -29,20 +9,9 @@ export const migrateCommand: CommandSpec = {
   summary: 'Apply pending database migrations',
   flags: DATABASE_FLAGS,
   async run(flags, io) {
-    const config = loadConfig(
-      {
-        databaseUrl: flags['db-conn'] as string | undefined,
-        dataDir: flags['data-dir'] as string | undefined,
-      },
-      io.env,
-    );
-    const embedded =
-      config.databaseUrl === undefined
-        ? await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort })
-        : undefined;
-    const pool = createPool(config.databaseUrl ?? embedded!.url);
+    const db = await openCliDatabase(flags, io);
     try {
-      const result = await migrate(pool);
+      const result = await migrate(db.pool);
       if (io.json)
         io.out.write(
           JSON.stringify({ applied: result.applied, already_applied: result.alreadyApplied }) + '\n',
@@ -52,8 +21,7 @@ export const migrateCommand: CommandSpec = {
       else for (const m of result.applied) io.out.write(`applied ${m}\n`);
       return 0;
     } finally {
-      await pool.end();
-      await embedded?.stop();
+      await db.close();
     }
   },
 };

@@ -10,20 +10,17 @@
  * open alerts (see src/scorer/live-scorer.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig } from '../../config/env.js';
 import { AlertManager } from '../../core/alerts.js';
 import { GENERATOR_DEFAULTS, GENERATOR_LIMITS, type GenerateParamsInput } from '../../contract/generator.js';
 import { parseGenerateParams } from '../../core/generator.js';
-import { startEmbeddedPostgres } from '../../db/embedded.js';
 import { migrate } from '../../db/migrate.js';
-import { createPool } from '../../db/pool.js';
 import { GeneratorClient } from '../../generator/client.js';
 import { DbLiveAlertSink } from '../../scorer/live-alert-store.js';
 import { LiveScorer, type LiveScorerStats } from '../../scorer/live-scorer.js';
 import { coalesceBatches } from '../../scorer/live-source.js';
 import { DEFAULT_MODEL_FILE, resolveScorerModel } from '../../scorer/models.js';
 import { UsageError, type CommandSpec } from '../args.js';
-import { DATABASE_FLAGS } from './migrate.js';
+import { DATABASE_FLAGS, openCliDatabase } from '../database.js';
 
 /** Most shards a fleet may be split into. */
 const MAX_SHARDS = 1024;
@@ -194,26 +191,16 @@ export const scorerCommand: CommandSpec = {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    const config = loadConfig(
-      {
-        databaseUrl: flags['db-conn'] as string | undefined,
-        dataDir: flags['data-dir'] as string | undefined,
-      },
-      io.env,
-    );
-    const address = (flags.generator as string | undefined) ?? config.generatorAddress;
     const durationS = (flags.duration as number | undefined) ?? 0;
     const reportMs = ((flags['report-every'] as number | undefined) ?? 5) * 1000;
 
     // Open the database and the model.
-    const embedded =
-      config.databaseUrl === undefined
-        ? await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort })
-        : undefined;
-    const pool = createPool(config.databaseUrl ?? embedded!.url, {
+    const db = await openCliDatabase(flags, io, {
       max: 2,
       applicationName: `tads-scorer-${index}-of-${count}`,
     });
+    const { config, pool } = db;
+    const address = (flags.generator as string | undefined) ?? config.generatorAddress;
     const generator = new GeneratorClient(address);
     const stop = new AbortController();
     const onAbort = () => stop.abort();
@@ -274,8 +261,7 @@ export const scorerCommand: CommandSpec = {
       io.signal.removeEventListener('abort', onAbort);
       stop.abort();
       generator.close();
-      await pool.end();
-      await embedded?.stop();
+      await db.close();
     }
   },
 };

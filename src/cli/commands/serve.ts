@@ -31,7 +31,7 @@ import { LiveScorer } from '../../scorer/live-scorer.js';
 import { coalesceBatches } from '../../scorer/live-source.js';
 import { loadCompletedModel } from '../../scorer/models.js';
 import { UsageError, type CommandSpec } from '../args.js';
-import { DATABASE_FLAGS } from './migrate.js';
+import { DATABASE_FLAGS } from '../database.js';
 import { formatStats } from './scorer.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -7,16 +7,13 @@
  * The database is `--db-conn`, else `DATABASE_URL`, else the embedded server under `--data-dir`
  * (default `.tads`; started for the command if it is not running, as `tads migrate` does).
  */
-import { loadConfig } from '../../config/env.js';
 import { DEFAULT_MODEL_NAME } from '../../contract/models.js';
-import { startEmbeddedPostgres } from '../../db/embedded.js';
 import { newOwnerId } from '../../db/leases.js';
-import { createPool } from '../../db/pool.js';
 import { timingsJson, type TrainingTimingsJson } from '../../db/models.js';
 import { trainModel, type TrainModelResult } from '../../jobs/training.js';
 import { UsageError, type CommandSpec, type FlagValues } from '../args.js';
 import { createProgress } from '../progress.js';
-import { DATABASE_FLAGS } from './migrate.js';
+import { DATABASE_FLAGS, openCliDatabase } from '../database.js';
 
 /** Where `model.json` goes when `--output-dir` is not given (the original trainer's folder). */
 export const DEFAULT_OUTPUT_DIR = 'artifacts/pca/default';
@@ -151,20 +148,10 @@ export const trainCommand: CommandSpec = {
     // Validate
     const { datasetId } = checkFlags(flags);
     const name = (flags.name as string | undefined) ?? DEFAULT_MODEL_NAME;
-    const config = loadConfig(
-      {
-        databaseUrl: flags['db-conn'] as string | undefined,
-        dataDir: flags['data-dir'] as string | undefined,
-      },
-      io.env,
-    );
 
     // Open the database
-    const embedded =
-      config.databaseUrl === undefined
-        ? await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort })
-        : undefined;
-    const pool = createPool(config.databaseUrl ?? embedded!.url, { max: 3, applicationName: 'tads train' });
+    const db = await openCliDatabase(flags, io, { max: 3, applicationName: 'tads train' });
+    const pool = db.pool;
     const progress = createProgress({ stream: io.err, unit: 'rows', quiet: io.json });
     try {
       // Train
@@ -201,8 +188,7 @@ export const trainCommand: CommandSpec = {
       return 0;
     } finally {
       progress.end();
-      await pool.end();
-      await embedded?.stop();
+      await db.close();
     }
   },
 };
