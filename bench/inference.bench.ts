@@ -11,22 +11,20 @@
  * `npm run bench -- inference`; TADS_BENCH_SCALE=small shortens every timed phase.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AlertManager } from '../src/core/alerts.js';
 import { generateTelemetry } from '../src/core/generator.js';
 import { fitPca, scoreBatch, type PcaModel } from '../src/core/pca.js';
 import { METRICS } from '../src/core/types.js';
-import { createDataset } from '../src/db/datasets.js';
 import { freePort } from '../src/db/embedded.js';
 import { migrate } from '../src/db/migrate.js';
-import { createModel, markModelCompleted, markModelRunning } from '../src/db/models.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { GeneratorClient } from '../src/generator/client.js';
 import { DbLiveAlertSink } from '../src/scorer/live-alert-store.js';
 import { LiveScorer, type LiveScorerStats } from '../src/scorer/live-scorer.js';
 import { coalesceBatches } from '../src/scorer/live-source.js';
 import { scoreRecords } from '../src/scorer/score-records.js';
+import { generatedMatrix, storeModel, wireRecords } from './lib/fixtures.js';
 import { benchDatabase, heading, table } from './lib/harness.js';
 
 const small = process.env.TADS_BENCH_SCALE === 'small';
@@ -35,64 +33,6 @@ const CONCURRENCY = 4;
 const BATCH = 1000;
 const LIVE_RECORDS = small ? 40_000 : 300_000;
 const FLEET = { hostCount: 1000, seed: 5, intervalS: 60, anomalyRate: 0.02 };
-
-/** A model trained on normal data of the live fleet, stored as completed. */
-async function storeModel(pool: Pool): Promise<{ id: string; model: PcaModel }> {
-  const data = generateTelemetry({ ...FLEET, hostCount: 200, anomalyRate: 0, durationS: 60 * 500 });
-  const all = new Float64Array(data.totalRows * METRICS.length);
-  let at = 0;
-  for (const c of data.chunks()) {
-    all.set(c.metrics, at);
-    at += c.metrics.length;
-  }
-  const model = fitPca({ rows: data.totalRows, cols: METRICS.length, data: all });
-  const owner = 'bench';
-  const datasetId = randomUUID();
-  await createDataset(pool, {
-    id: datasetId,
-    name: 'bench',
-    params: {},
-    rowsTotal: 0,
-    hostCount: 200,
-    owner,
-  });
-  const id = randomUUID();
-  await createModel(pool, { id, name: 'bench', datasetId, params: {}, owner });
-  await markModelRunning(pool, id, owner);
-  await markModelCompleted(pool, id, owner, {
-    model: model.toJSON(),
-    artifactPath: null,
-    nSamples: data.totalRows,
-    timings: {
-      momentsS: 0,
-      robustS: 0,
-      limitsS: 0,
-      artifactWriteS: 0,
-      totalS: 0,
-      passes: 1,
-      rowsPerS: 0,
-      peakRssMb: 0,
-    },
-  });
-  return { id, model };
-}
-
-/** 1,000 wire records of the fleet (with its anomalies), as a client would send them. */
-function wireRecords(): Record<string, unknown>[] {
-  const data = generateTelemetry({ ...FLEET, hostCount: 100, durationS: 60 * 10 });
-  const out: Record<string, unknown>[] = [];
-  for (const c of data.chunks()) {
-    for (let i = 0; i < c.length && out.length < BATCH; i++) {
-      const rec: Record<string, unknown> = {
-        host_id: data.hosts[c.host[i]!]!.hostId,
-        ts: new Date(c.ts[i]!).toISOString(),
-      };
-      METRICS.forEach((m, j) => (rec[m] = c.metrics[i * METRICS.length + j]));
-      out.push(rec);
-    }
-  }
-  return out;
-}
 
 /** Starts `tads serve` in a child process on free ports and waits for /health. */
 async function startServer(
@@ -185,8 +125,11 @@ async function main(): Promise<void> {
   let server: Awaited<ReturnType<typeof startServer>> | undefined;
   try {
     await migrate(pool);
-    const { id: modelId, model } = await storeModel(pool);
-    const records = wireRecords();
+    // A model trained on normal data of the live fleet, stored as completed, and 1,000 records
+    // of the fleet (with its anomalies) as a client sends them.
+    const model = fitPca(generatedMatrix({ ...FLEET, hostCount: 200, anomalyRate: 0, durationS: 60 * 500 }));
+    const modelId = await storeModel(pool, model, 'bench');
+    const records = wireRecords({ ...FLEET, hostCount: 100, durationS: 60 * 10 }, BATCH);
     const body = JSON.stringify({ model_id: modelId, records });
     server = await startServer(db.url);
 

@@ -3,89 +3,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/client/index.js';
 import { INFERENCE_MAX_RECORDS } from '../../src/contract/inference.js';
 import { fitPca } from '../../src/core/pca.js';
-import { generateTelemetry } from '../../src/core/generator.js';
-import { METRICS } from '../../src/core/types.js';
-import { createDataset } from '../../src/db/datasets.js';
-import { createModel, markModelCompleted, markModelRunning } from '../../src/db/models.js';
-import type { Pool } from '../../src/db/pool.js';
+import { generatedMatrix, storeModel, wireRecords } from '../../bench/lib/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
-/** Stores a model row (completed with `model`, or left pending) on a placeholder dataset row. */
-async function storeModel(pool: Pool, model: Record<string, unknown> | null): Promise<string> {
-  const owner = 'inference-test';
-  const datasetId = randomUUID();
-  await createDataset(pool, {
-    id: datasetId,
-    name: 'fixture',
-    params: {},
-    rowsTotal: 0,
-    hostCount: 1,
-    owner,
-  });
-  const id = randomUUID();
-  await createModel(pool, { id, name: 'fixture', datasetId, params: {}, owner });
-  if (model === null) return id;
-  await markModelRunning(pool, id, owner);
-  await markModelCompleted(pool, id, owner, {
-    model,
-    artifactPath: null,
-    nSamples: 1,
-    timings: {
-      momentsS: 0,
-      robustS: 0,
-      limitsS: 0,
-      artifactWriteS: 0,
-      totalS: 0,
-      passes: 1,
-      rowsPerS: 0,
-      peakRssMb: 0,
-    },
-  });
-  return id;
-}
+/** Normal-only telemetry of a small fleet: the model's training rows and the records sent. */
+const NORMAL = { hostCount: 4, durationS: 3600 * 6, intervalS: 60, anomalyRate: 0, seed: 7 };
 
-/** Normal-only telemetry of the generator, as wire records. */
-function normalRecords(n: number): Record<string, unknown>[] {
-  const data = generateTelemetry({
-    hostCount: 4,
-    durationS: 3600 * 6,
-    intervalS: 60,
-    anomalyRate: 0,
-    seed: 7,
-  });
-  const out: Record<string, unknown>[] = [];
-  for (const chunk of data.chunks()) {
-    for (let i = 0; i < chunk.length && out.length < n; i++) {
-      const rec: Record<string, unknown> = {
-        host_id: data.hosts[chunk.host[i]!]!.hostId,
-        ts: new Date(chunk.ts[i]!).toISOString(),
-      };
-      METRICS.forEach((m, j) => (rec[m] = chunk.metrics[i * METRICS.length + j]));
-      out.push(rec);
-    }
-  }
-  return out;
-}
-
+const OWNER = 'inference-test';
 let srv: TestServer;
 let modelId: string;
 let pendingId: string;
 
 beforeAll(async () => {
   srv = await startTestServer();
-  const data = generateTelemetry({
-    hostCount: 4,
-    durationS: 3600 * 6,
-    intervalS: 60,
-    anomalyRate: 0,
-    seed: 7,
-  });
-  const rows: Float64Array[] = [];
-  for (const c of data.chunks()) rows.push(c.metrics);
-  const all = Float64Array.from(rows.flatMap((r) => Array.from(r)));
-  const model = fitPca({ rows: all.length / METRICS.length, cols: METRICS.length, data: all });
-  modelId = await storeModel(srv.pool, model.toJSON());
-  pendingId = await storeModel(srv.pool, null);
+  const model = fitPca(generatedMatrix(NORMAL));
+  modelId = await storeModel(srv.pool, model, OWNER);
+  pendingId = await storeModel(srv.pool, null, OWNER);
 });
 
 afterAll(async () => {
@@ -109,7 +42,7 @@ async function post(
 
 describe('POST /inference: bad input', () => {
   it('answers 400 naming the field for a malformed body', async () => {
-    const rec = normalRecords(1)[0]!;
+    const rec = wireRecords(NORMAL, 1)[0]!;
     const cases: [unknown, string, string][] = [
       [{ model_id: 'nope', records: [rec] }, 'body.model_id', 'model_id must be a UUID; got "nope"'],
       [
@@ -170,7 +103,7 @@ describe('POST /inference: bad input', () => {
   });
 
   it('answers 404 for an unknown model and 409 for one not completed', async () => {
-    const rec = normalRecords(1)[0]!;
+    const rec = wireRecords(NORMAL, 1)[0]!;
     const unknown = randomUUID();
     const a = await post(JSON.stringify({ model_id: unknown, records: [rec] }));
     expect(a.status).toBe(404);
@@ -183,7 +116,7 @@ describe('POST /inference: bad input', () => {
 
 describe('POST /inference: scoring', () => {
   it('scores every record, flags a spike and records the run', async () => {
-    const records = normalRecords(50);
+    const records = wireRecords(NORMAL, 50);
     // A spike far outside the training data on error_rate.
     records[10] = { ...records[10], error_rate: 1e6 };
     const res = await srv.client.inference({ model_id: modelId, records: records as never });
@@ -214,7 +147,7 @@ describe('POST /inference: scoring', () => {
   });
 
   it('returns records with missing or non-finite metrics as invalid, not as an error', async () => {
-    const [a, b, c, d] = normalRecords(4);
+    const [a, b, c, d] = wireRecords(NORMAL, 4);
     const { cpu_usage: _gone, ...missing } = a!;
     // 1e999 is valid JSON that parses to Infinity: it must come back invalid.
     const body = `{"model_id":"${modelId}","records":[${JSON.stringify(missing)},${JSON.stringify({ ...b, disk_io: null })},${JSON.stringify(c).replace(/"load_avg":[^,}]+/, '"load_avg":1e999')},${JSON.stringify(d)}]}`;
@@ -248,7 +181,7 @@ describe('POST /inference: scoring', () => {
 
 describe('GET /inference_runs', () => {
   it('lists runs newest first, filters by model and pages with a cursor', async () => {
-    const rec = normalRecords(1)[0]!;
+    const rec = wireRecords(NORMAL, 1)[0]!;
     const ids: string[] = [];
     for (let i = 0; i < 3; i++)
       ids.push((await srv.client.inference({ model_id: modelId, records: [rec] as never })).run_id);

@@ -1,18 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateTelemetry } from '../../src/core/generator.js';
 import { fitPca, type PcaModel } from '../../src/core/pca.js';
 import { fnv1a32 } from '../../src/core/sharding.js';
 import { METRICS } from '../../src/core/types.js';
 import { listAlerts } from '../../src/db/alerts.js';
-import { createDataset } from '../../src/db/datasets.js';
-import { createModel, markModelCompleted, markModelRunning } from '../../src/db/models.js';
 import type { Pool } from '../../src/db/pool.js';
 import { GeneratorClient } from '../../src/generator/client.js';
 import { startGeneratorServer, type GeneratorServer } from '../../src/generator/server.js';
 import { DbLiveAlertSink, LIVE_SOURCE } from '../../src/scorer/live-alert-store.js';
 import { LiveScorer, type LiveBatch } from '../../src/scorer/live-scorer.js';
 import { coalesceBatches } from '../../src/scorer/live-source.js';
+import { generatedMatrix, storeModel } from '../../bench/lib/fixtures.js';
 import { createMigratedDatabase } from '../helpers/db.js';
 
 // A small fleet on a fast, unpaced-enough stream with many anomalies: alerts open within seconds.
@@ -23,50 +21,12 @@ let generator: GeneratorServer;
 let model: PcaModel;
 let modelId: string;
 
-/** A model trained on normal-only data of the same fleet, stored as a completed model. */
-async function storeModel(): Promise<void> {
-  const data = generateTelemetry({ ...FLEET, anomalyRate: 0, durationS: 10 * 2000 });
-  const all = new Float64Array(data.totalRows * METRICS.length);
-  let at = 0;
-  for (const c of data.chunks()) {
-    all.set(c.metrics, at);
-    at += c.metrics.length;
-  }
-  model = fitPca({ rows: data.totalRows, cols: METRICS.length, data: all });
-  const owner = 'live-scorer-test';
-  const datasetId = randomUUID();
-  await createDataset(pool, {
-    id: datasetId,
-    name: 'fixture',
-    params: {},
-    rowsTotal: 0,
-    hostCount: 16,
-    owner,
-  });
-  modelId = randomUUID();
-  await createModel(pool, { id: modelId, name: 'fixture', datasetId, params: {}, owner });
-  await markModelRunning(pool, modelId, owner);
-  await markModelCompleted(pool, modelId, owner, {
-    model: model.toJSON(),
-    artifactPath: null,
-    nSamples: data.totalRows,
-    timings: {
-      momentsS: 0,
-      robustS: 0,
-      limitsS: 0,
-      artifactWriteS: 0,
-      totalS: 0,
-      passes: 1,
-      rowsPerS: 0,
-      peakRssMb: 0,
-    },
-  });
-}
-
 beforeAll(async () => {
   ({ pool } = await createMigratedDatabase());
   generator = await startGeneratorServer({ pool, port: 0, owner: 'live-scorer-test' });
-  await storeModel();
+  // A model trained on normal-only data of the same fleet, stored as a completed model.
+  model = fitPca(generatedMatrix({ ...FLEET, anomalyRate: 0, durationS: 10 * 2000 }));
+  modelId = await storeModel(pool, model, 'live-scorer-test');
 });
 
 afterAll(async () => {

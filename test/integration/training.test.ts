@@ -9,17 +9,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError, ValidationError } from '../../src/core/errors.js';
-import { generateTelemetry, type GenerateParamsInput } from '../../src/core/generator.js';
+import type { GenerateParamsInput } from '../../src/core/generator.js';
 import { fitPca, PcaModel, type ModelJson } from '../../src/core/pca.js';
-import { METRICS, type Matrix } from '../../src/core/types.js';
 import { createDataset } from '../../src/db/datasets.js';
 import { createModel, getModel, listModels, reapExpiredModels } from '../../src/db/models.js';
 import type { Pool } from '../../src/db/pool.js';
 import { generateDataset } from '../../src/generator/ingest.js';
 import { trainModel } from '../../src/jobs/training.js';
+import { generatedMatrix } from '../../bench/lib/fixtures.js';
 import { createMigratedDatabase } from '../helpers/db.js';
 
-const D = METRICS.length;
 const OWNER = 'training-test-owner';
 let pool: Pool;
 let dir: string;
@@ -37,19 +36,6 @@ afterAll(async () => {
 /** Creates and ingests a dataset; returns its id. */
 async function ingest(input: GenerateParamsInput): Promise<string> {
   return (await generateDataset(pool, input, { owner: OWNER })).datasetId;
-}
-
-/** The same rows in memory, straight from the generator (optionally without labelled anomalies). */
-function inMemory(input: GenerateParamsInput, excludeAnomalies = false): Matrix {
-  const data = generateTelemetry(input);
-  const out: number[] = [];
-  for (const c of data.chunks()) {
-    for (let i = 0; i < c.length; i++) {
-      if (excludeAnomalies && c.isAnomaly[i]) continue;
-      for (let j = 0; j < D; j++) out.push(c.metrics[i * D + j]!);
-    }
-  }
-  return { rows: out.length / D, cols: D, data: Float64Array.from(out) };
 }
 
 /** Every numeric leaf of two model documents agrees to `tol` (relative), but for the given keys. */
@@ -156,7 +142,7 @@ describe('trainModel', () => {
       chunkRows: 1000,
       onProgress: (p) => phases.add(p.phase),
     });
-    const mem = fitPca(inMemory(SMALL), { datasetId });
+    const mem = fitPca(generatedMatrix(SMALL), { datasetId });
     expect(res.rows).toBe(mem.toJSON().n_samples);
     expectClose(comparable(res.model.toJSON()), comparable(mem.toJSON()), 1e-12);
     expect([...phases]).toEqual(['moments', 'robust', 'limits', 'done']);
@@ -183,8 +169,8 @@ describe('trainModel', () => {
   it('includes labelled anomalies unless told to exclude them, and then uses the same filtered rows', async () => {
     const all = await trainModel(pool, { datasetId, owner: OWNER });
     const normal = await trainModel(pool, { datasetId, excludeLabelledAnomalies: true, owner: OWNER });
-    const memAll = inMemory(SMALL);
-    const memNormal = inMemory(SMALL, true);
+    const memAll = generatedMatrix(SMALL);
+    const memNormal = generatedMatrix(SMALL, { excludeAnomalies: true });
     expect(memNormal.rows).toBeLessThan(memAll.rows);
     expect(all.rows).toBe(memAll.rows);
     expect(normal.rows).toBe(memNormal.rows);
