@@ -14,7 +14,7 @@
  * the path of the field, e.g. `records.3.cpu_usage`.
  */
 import { z } from 'zod';
-import { METRICS, type MetricName } from './vocabulary.js';
+import { METRICS, metricsOf, type MetricName } from './vocabulary.js';
 import {
   IdParamsSchema,
   pageSchema,
@@ -145,16 +145,7 @@ export const InferenceRequestSchema = z
     records: b.records.map((r): InferenceRecord => ({
       hostId: r.host_id,
       ts: r.ts,
-      metrics: {
-        cpu_usage: r.cpu_usage,
-        memory_usage: r.memory_usage,
-        disk_io: r.disk_io,
-        network_in: r.network_in,
-        network_out: r.network_out,
-        load_avg: r.load_avg,
-        latency_ms: r.latency_ms,
-        error_rate: r.error_rate,
-      },
+      metrics: metricsOf(r),
     })),
   }));
 /** The body of `POST /inference` as sent (snake_case). */

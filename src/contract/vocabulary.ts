@@ -17,6 +17,25 @@ export const METRICS = [
 ] as const;
 export type MetricName = (typeof METRICS)[number];
 
+/**
+ * The eight metrics of a record that carries them among its fields (a wire record), as an object
+ * of their own (a metric the record lacks stays undefined).
+ */
+export function metricsOf<T>(r: Readonly<Record<MetricName, T>>): Record<MetricName, T>;
+export function metricsOf<T>(r: Readonly<Partial<Record<MetricName, T>>>): Partial<Record<MetricName, T>>;
+export function metricsOf<T>(r: Readonly<Partial<Record<MetricName, T>>>): Partial<Record<MetricName, T>> {
+  return {
+    cpu_usage: r.cpu_usage,
+    memory_usage: r.memory_usage,
+    disk_io: r.disk_io,
+    network_in: r.network_in,
+    network_out: r.network_out,
+    load_avg: r.load_avg,
+    latency_ms: r.latency_ms,
+    error_rate: r.error_rate,
+  };
+}
+
 /** Injected anomaly types; an anomaly type's code is its index here (-1 for none). */
 export const ANOMALY_TYPES = [
   'spike',

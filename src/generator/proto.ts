@@ -10,6 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { z } from 'zod';
 import type { GenerateParamsInput, GenerateParamsWire } from '../contract/generator.js';
+import { metricsOf } from '../contract/vocabulary.js';
 
 /** Default port of the generator service. */
 export const GENERATOR_PORT = 50051;
@@ -272,16 +273,7 @@ export const TelemetryRecordMessageSchema = z
     projectId: r.project_id,
     region: r.region,
     ts: r.ts,
-    metrics: {
-      cpu_usage: r.cpu_usage,
-      memory_usage: r.memory_usage,
-      disk_io: r.disk_io,
-      network_in: r.network_in,
-      network_out: r.network_out,
-      load_avg: r.load_avg,
-      latency_ms: r.latency_ms,
-      error_rate: r.error_rate,
-    },
+    metrics: metricsOf(r),
     isAnomaly: r.is_anomaly ?? false,
     anomalyType: r.anomaly_type ?? null,
     anomalyEpisode: r.anomaly_episode ?? null,
