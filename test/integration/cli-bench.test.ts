@@ -4,19 +4,10 @@
  * (exit 1, the report covering what was scored). Sizes are small: the figures themselves are not
  * asserted, only their consistency.
  */
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runScoringBench, type BenchReport } from '../../src/cli/commands/bench.js';
 import { runCli } from '../../src/cli/main.js';
-
-function capture(signal = new AbortController().signal) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const text = { out: '', err: '' };
-  out.on('data', (c: Buffer) => (text.out += c.toString()));
-  err.on('data', (c: Buffer) => (text.err += c.toString()));
-  return { io: { out, err, json: false, env: {}, signal }, text };
-}
+import { captureIo } from '../helpers/cli.js';
 
 describe('tads bench', () => {
   it('exits 2 for a record count that is not a positive integer, or a second argument', async () => {
@@ -26,14 +17,14 @@ describe('tads bench', () => {
       [['bench', '10', '20'], 'unexpected argument "20"'],
       [['bench', '--batch-size', '0'], '--batch-size must be an integer in [1, 1000000]'],
     ] as const) {
-      const c = capture();
+      const c = captureIo();
       expect(await runCli([...argv], c.io)).toBe(2);
       expect(c.text.err).toContain(message);
     }
   });
 
   it('scores exactly N records in batches and reports them as JSON', async () => {
-    const c = capture();
+    const c = captureIo();
     expect(await runCli(['bench', '20000', '--batch-size', '3000', '--json'], c.io)).toBe(0);
     const r = JSON.parse(c.text.out) as BenchReport;
     expect(r).toMatchObject({ records: 20_000, batch_size: 3000, batches: 7, invalid: 0, metrics: 8 });
@@ -47,7 +38,7 @@ describe('tads bench', () => {
   });
 
   it('prints plain lines and a progress line per tenth when piped', async () => {
-    const c = capture();
+    const c = captureIo();
     expect(await runCli(['bench', '--records', '5000', '--batch-size', '500'], c.io)).toBe(0);
     expect(c.text.out).toMatch(
       /^model {7}8 metrics, 3 components \(fitted on 14,400 generated rows\)\nrecords {5}5,000\nbatch size {2}500\n/,
@@ -68,7 +59,7 @@ describe('tads bench', () => {
 
   it('stops at the next batch when interrupted and exits 1', async () => {
     const controller = new AbortController();
-    const c = capture(controller.signal);
+    const c = captureIo(controller.signal);
     // Interrupt once the first progress line is written (scoring yields between batches).
     c.io.err.on('data', () => controller.abort());
     expect(await runCli(['bench', '1000000', '--batch-size', '1000'], c.io)).toBe(1);

@@ -1,6 +1,6 @@
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
+import { captureIo } from '../helpers/cli.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
@@ -11,18 +11,9 @@ afterAll(async () => {
   await srv?.close();
 });
 
-function capture() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const text = { out: '', err: '' };
-  out.on('data', (c: Buffer) => (text.out += c.toString()));
-  err.on('data', (c: Buffer) => (text.err += c.toString()));
-  return { io: { out, err, json: false, env: {}, signal: new AbortController().signal }, text };
-}
-
 describe('tads generate', () => {
   it('exits 2 for a dataset the contract refuses, before calling the API', async () => {
-    const c = capture();
+    const c = captureIo();
     expect(
       await runCli(
         ['generate', '--hosts', '5', '--duration', '5', '--interval', '10', '--api', srv.apiUrl],
@@ -33,7 +24,7 @@ describe('tads generate', () => {
   });
 
   it('prints the dataset id, rows and rows/s as plain lines when piped', async () => {
-    const c = capture();
+    const c = captureIo();
     const code = await runCli(
       [
         'generate',
@@ -61,7 +52,7 @@ describe('tads generate', () => {
   });
 
   it('prints one JSON document with --json and the seed underscore spellings', async () => {
-    const c = capture();
+    const c = captureIo();
     const code = await runCli(
       ['generate', '--hosts', '2', '--duration=600', '--interval', '60', '--api', srv.apiUrl, '--json'],
       c.io,

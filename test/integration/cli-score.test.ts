@@ -7,12 +7,12 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScoreFileReport, ScoreJobReport, ScoredRecordLine } from '../../src/cli/commands/score.js';
 import { runCli } from '../../src/cli/main.js';
 import type { Dataset } from '../../src/contract/datasets.js';
 import { INFERENCE_METRICS } from '../../src/contract/inference.js';
+import { captureIo } from '../helpers/cli.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
@@ -57,15 +57,6 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function capture() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const text = { out: '', err: '' };
-  out.on('data', (c: Buffer) => (text.out += c.toString()));
-  err.on('data', (c: Buffer) => (text.err += c.toString()));
-  return { io: { out, err, json: false, env: {}, signal: new AbortController().signal }, text };
-}
-
 /** Three records: at the model's means, far beyond its scales, and one with a null metric. */
 function records(): Record<string, unknown>[] {
   const far: Record<string, unknown> = { ...meanRec, host_id: 'h-2' };
@@ -87,7 +78,7 @@ describe('tads score --file', () => {
       ],
     ];
     for (const [argv, message] of cases) {
-      const c = capture();
+      const c = captureIo();
       expect(await runCli([...argv, '--api', srv.apiUrl], c.io)).toBe(2);
       expect(c.text.err).toContain(message);
     }
@@ -97,7 +88,7 @@ describe('tads score --file', () => {
     const file = join(dir, 'bad.jsonl');
     const good = JSON.stringify(meanRec);
     writeFileSync(file, `${good}\n\n${JSON.stringify({ ...meanRec, cpu_usage: 'high' })}\n`);
-    const c = capture();
+    const c = captureIo();
     expect(await runCli(['score', '--model', modelId, '--file', file, '--api', srv.apiUrl], c.io)).toBe(2);
     expect(c.text.err).toContain(`${file} line 3: cpu_usage must be a number or null; got "high"`);
   });
@@ -105,7 +96,7 @@ describe('tads score --file', () => {
   it('exits 1 for a model the API does not know', async () => {
     const file = join(dir, 'one.jsonl');
     writeFileSync(file, JSON.stringify(meanRec) + '\n');
-    const c = capture();
+    const c = captureIo();
     const unknown = '00000000-0000-4000-8000-000000000000';
     expect(await runCli(['score', '--model', unknown, '--file', file, '--api', srv.apiUrl], c.io)).toBe(1);
     expect(c.text.err).toMatch(/tads score: .*model/);
@@ -122,7 +113,7 @@ describe('tads score --file', () => {
 
     // Through POST /inference, two records per call, results to a file.
     const viaApi = join(dir, 'api.jsonl');
-    const a = capture();
+    const a = captureIo();
     const code = await runCli(
       [
         'score',
@@ -165,7 +156,7 @@ describe('tads score --file', () => {
     expect(lines[2]).toMatchObject({ fused: null, spe: null, top_metric: null });
 
     // In process with the model's model.json, results to stdout, summary to stderr.
-    const b = capture();
+    const b = captureIo();
     expect(await runCli(['score', '--model-file', modelFile, '--file', file], b.io)).toBe(0);
     expect(
       b.text.out
@@ -181,7 +172,7 @@ describe('tads score --file', () => {
   it('reads a JSON array of records as well', async () => {
     const file = join(dir, 'records.json');
     writeFileSync(file, JSON.stringify(records(), null, 2));
-    const c = capture();
+    const c = captureIo();
     expect(await runCli(['score', '--model', modelId, '--file', file, '--api', srv.apiUrl], c.io)).toBe(0);
     const lines = c.text.out
       .trim()
@@ -194,7 +185,7 @@ describe('tads score --file', () => {
 
 describe('tads score --dataset', () => {
   it('runs a scoring job, follows it and prints its evaluation', async () => {
-    const c = capture();
+    const c = captureIo();
     const code = await runCli(
       [
         'score',
@@ -224,7 +215,7 @@ describe('tads score --dataset', () => {
   });
 
   it('prints plain lines with a progress line per tenth when piped', async () => {
-    const c = capture();
+    const c = captureIo();
     expect(
       await runCli(['score', '--model', modelId, '--dataset', dataset.id, '--api', srv.apiUrl], c.io),
     ).toBe(0);
@@ -234,7 +225,7 @@ describe('tads score --dataset', () => {
   });
 
   it('exits 1 when the API refuses the job (unknown dataset)', async () => {
-    const c = capture();
+    const c = captureIo();
     const unknown = '00000000-0000-4000-8000-000000000000';
     expect(await runCli(['score', '--model', modelId, '--dataset', unknown, '--api', srv.apiUrl], c.io)).toBe(
       1,

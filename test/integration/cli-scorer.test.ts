@@ -5,9 +5,9 @@
  * outside the count (exit 2), a model file that does not exist (exit 2), an unknown model id and
  * an unreachable generator (exit 1).
  */
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
+import { captureIo } from '../helpers/cli.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
@@ -44,15 +44,6 @@ afterAll(async () => {
   await srv?.close();
 });
 
-function capture() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const text = { out: '', err: '' };
-  out.on('data', (c: Buffer) => (text.out += c.toString()));
-  err.on('data', (c: Buffer) => (text.err += c.toString()));
-  return { io: { out, err, json: false, env: {}, signal: new AbortController().signal }, text };
-}
-
 /** The flags of a short run of the fleet's scorer against the test server. */
 const fleet = () => [
   '--model',
@@ -75,25 +66,25 @@ const fleet = () => [
 
 describe('tads scorer', () => {
   it('exits 2 for a shard outside the count, before opening anything', async () => {
-    const c = capture();
+    const c = captureIo();
     expect(await runCli(['scorer', '2', '2', ...fleet()], c.io)).toBe(2);
     expect(c.text.err).toContain('SHARD must be an integer in [0, 1] for COUNT 2; got 2');
   });
 
   it('exits 2 for a model file that does not exist, 1 for an unknown model id', async () => {
-    const a = capture();
+    const a = captureIo();
     const args = fleet();
     args[1] = 'no/such/model.json';
     expect(await runCli(['scorer', ...args], a.io)).toBe(2);
     expect(a.text.err).toContain('model file no/such/model.json cannot be read (ENOENT)');
-    const b = capture();
+    const b = captureIo();
     args[1] = '00000000-0000-4000-8000-000000000000';
     expect(await runCli(['scorer', ...args], b.io)).toBe(1);
     expect(b.text.err).toMatch(/tads scorer: .*00000000-0000-4000-8000-000000000000/);
   });
 
   it('exits 1 when the generator cannot be reached', async () => {
-    const c = capture();
+    const c = captureIo();
     const args = fleet();
     args[3] = '127.0.0.1:1';
     expect(await runCli(['scorer', ...args], c.io)).toBe(1);
@@ -103,7 +94,7 @@ describe('tads scorer', () => {
   it('each of two shards scores its own hosts only, stops after --duration and reports JSON', async () => {
     const finals = [];
     for (const shard of ['0', '1']) {
-      const c = capture();
+      const c = captureIo();
       expect(await runCli(['scorer', shard, '2', ...fleet(), '--json'], c.io)).toBe(0);
       const last = c.text.out.trim().split('\n').at(-1)!;
       finals.push(

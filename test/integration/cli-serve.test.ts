@@ -8,12 +8,12 @@
  * Needs the build (`npm run build:ts`; `npm test` builds first).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { TadsClient } from '../../src/client/index.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
+import { captureIo } from '../helpers/cli.js';
 import { createEmptyDatabase, unreachableDatabaseUrl } from '../helpers/db.js';
 
 const MAIN = 'dist/src/cli/main.js';
@@ -97,14 +97,6 @@ afterAll(async () => {
   await pool?.end();
 });
 
-function capture() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const text = { out: '', err: '' };
-  err.on('data', (c: Buffer) => (text.err += c.toString()));
-  return { io: { out, err, json: false, env: {}, signal: new AbortController().signal }, text };
-}
-
 describe('tads serve', () => {
   it('exits 2 for bad live options before starting anything', async () => {
     for (const [argv, message] of [
@@ -113,7 +105,7 @@ describe('tads serve', () => {
       [['serve', '--live', '-1'], '--live must be an integer in [0, 10000]'],
       [['serve', '--port', '70000'], '--port must be an integer in [0, 65535]'],
     ] as const) {
-      const c = capture();
+      const c = captureIo();
       expect(await runCli([...argv], c.io)).toBe(2);
       expect(c.text.err).toContain(message);
     }
@@ -199,22 +191,18 @@ describe('tads serve', () => {
 describe('tads migrate', () => {
   it('applies the migrations to an empty database once, then finds the schema up to date', async () => {
     const fresh = await createEmptyDatabase();
-    const a = capture();
-    let out = '';
-    a.io.out.on('data', (c: Buffer) => (out += c.toString()));
+    const a = captureIo();
     expect(await runCli(['migrate', '--db_conn', fresh, '--json'], a.io)).toBe(0);
-    const first = JSON.parse(out) as { applied: string[]; already_applied: number };
+    const first = JSON.parse(a.text.out) as { applied: string[]; already_applied: number };
     expect(first.applied.length).toBeGreaterThan(0);
     expect(first.applied).toContain('0001_init');
-    const b = capture();
-    out = '';
-    b.io.out.on('data', (c: Buffer) => (out += c.toString()));
+    const b = captureIo();
     expect(await runCli(['migrate', '--db-conn', fresh], b.io)).toBe(0);
-    expect(out).toBe(`schema up to date (${first.applied.length} migrations)\n`);
+    expect(b.text.out).toBe(`schema up to date (${first.applied.length} migrations)\n`);
   });
 
   it('exits 1 when the database cannot be reached', async () => {
-    const c = capture();
+    const c = captureIo();
     expect(await runCli(['migrate', '--db-conn', await unreachableDatabaseUrl()], c.io)).toBe(1);
     expect(c.text.err).toMatch(/^tads migrate: /);
   });

@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import type { TrainReport } from '../../src/cli/commands/train.js';
@@ -15,6 +14,7 @@ import { PcaModel } from '../../src/core/pca.js';
 import { getModel } from '../../src/db/models.js';
 import type { Pool } from '../../src/db/pool.js';
 import { generateDataset } from '../../src/generator/ingest.js';
+import { captureIo } from '../helpers/cli.js';
 import { createMigratedDatabase } from '../helpers/db.js';
 
 const OWNER = 'training-cli-test';
@@ -32,23 +32,9 @@ const PARAMS = parseGenerateParams({
 
 /** Runs `tads <argv>` in-process; returns the exit code and what went to stdout and stderr. */
 async function tads(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (append: (s: string) => void) =>
-    new Writable({
-      write(chunk: Buffer | string, _enc, cb) {
-        append(String(chunk));
-        cb();
-      },
-    });
-  const code = await runCli(argv, {
-    out: sink((s) => (out += s)),
-    err: sink((s) => (err += s)),
-    json: false,
-    env: {},
-    signal: new AbortController().signal,
-  });
-  return { code, out, err };
+  const c = captureIo();
+  const code = await runCli(argv, c.io);
+  return { code, ...c.text };
 }
 
 beforeAll(async () => {

@@ -1,8 +1,8 @@
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { commandHelp, parseFlags, UsageError, type FlagSpec } from '../../src/cli/args.js';
 import { generateParamsFromFlags } from '../../src/cli/commands/generate.js';
 import { COMMANDS, runCli } from '../../src/cli/main.js';
+import { captureIo } from '../helpers/cli.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'hosts', type: 'int', description: 'hosts', min: 1, max: 10 },
@@ -10,15 +10,6 @@ const FLAGS: FlagSpec[] = [
   { name: 'dataset-id', type: 'string', description: 'id' },
   { name: 'verbose', type: 'boolean', description: 'talk' },
 ];
-
-function io() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const text = { out: '', err: '' };
-  out.on('data', (c: Buffer) => (text.out += c.toString()));
-  err.on('data', (c: Buffer) => (text.err += c.toString()));
-  return { io: { out, err, json: false, env: {}, signal: new AbortController().signal }, text };
-}
 
 describe('parseFlags: bad usage', () => {
   it('rejects unknown flags, naming the valid ones', () => {
@@ -90,20 +81,20 @@ describe('generate flags', () => {
 
 describe('runCli exit codes', () => {
   it('2 for an unknown command or flag, 0 for help', async () => {
-    const a = io();
+    const a = captureIo();
     expect(await runCli(['frobnicate'], a.io)).toBe(2);
     expect(a.text.err).toContain('unknown command "frobnicate"');
-    const b = io();
+    const b = captureIo();
     expect(await runCli(['generate', '--hosts', '0'], b.io)).toBe(2);
     expect(b.text.err).toContain('tads generate: --hosts must be an integer in [1, 10000]; got "0"');
-    const c = io();
+    const c = captureIo();
     expect(await runCli(['migrate', '--help'], c.io)).toBe(0);
     expect(c.text.out).toContain('Usage: tads migrate');
     expect(c.text.out).toContain('--db-conn');
   });
 
   it('1 when the API cannot be reached, with a JSON error under --json', async () => {
-    const a = io();
+    const a = captureIo();
     const code = await runCli(['generate', '--hosts', '1', '--api', 'http://127.0.0.1:1', '--json'], a.io);
     expect(code).toBe(1);
     const body = JSON.parse(a.text.out) as { error: { code: string; message: string } };
