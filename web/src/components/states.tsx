@@ -29,17 +29,20 @@ export function ErrorBox({ error, onRetry }: { error: unknown; onRetry?: () => v
   );
 }
 
-/**
- * Shows `state`: loading, then its error (with a retry), an empty message when `isEmpty` says
- * so, else `children(data)`. An error of a reload is shown above the data still on screen.
- */
-export function AsyncView<T>(props: {
+/** Props of {@link AsyncView}. */
+export interface AsyncViewProps<T> {
   state: AsyncState<T>;
   isEmpty?: (data: T) => boolean;
   empty?: ReactNode;
   loadingText?: string;
   children: (data: T) => ReactNode;
-}) {
+}
+
+/**
+ * Shows `state`: loading, then its error (with a retry), an empty message when `isEmpty` says
+ * so, else `children(data)`. An error of a reload is shown above the data still on screen.
+ */
+export function AsyncView<T>(props: AsyncViewProps<T>) {
   const { state } = props;
   if (state.loading) return <Loading {...(props.loadingText ? { what: props.loadingText } : {})} />;
   if (state.data === undefined) {
@@ -58,4 +61,11 @@ export function AsyncView<T>(props: {
       {body}
     </>
   );
+}
+
+/** {@link AsyncView} of a list (a page of datasets, models, jobs…): empty when it has no items. */
+export function AsyncList<L extends { items: readonly unknown[] }>(
+  props: Omit<AsyncViewProps<L>, 'isEmpty'>,
+) {
+  return <AsyncView {...props} isEmpty={(list) => list.items.length === 0} />;
 }

@@ -1,4 +1,4 @@
-/** Small pieces shared by the views: progress bars, status badges, confirmations, cards. */
+/** Small pieces shared by the views: progress bars, status badges, confirmations, cards, tables. */
 import { useState, type ReactNode } from 'react';
 
 /** A progress bar for a fraction in [0, 1]; `label` says what is under way. */
@@ -113,5 +113,35 @@ export function Bars(props: { items: { label: string; count: number; share: numb
         </div>
       ))}
     </div>
+  );
+}
+
+/** A table column's header: its text, or its text and `num` for a column of figures (right-aligned). */
+export type Column = string | { label: string; num: true };
+
+/** The header of a column of figures. */
+export function numeric(label: string): Column {
+  return { label, num: true };
+}
+
+/** A table named `label` (its accessible name) with a header row of `columns`; `children` are its rows. */
+export function Table(props: { label: string; columns: readonly Column[]; children: ReactNode }) {
+  return (
+    <table aria-label={props.label}>
+      <thead>
+        <tr>
+          {props.columns.map((c, i) =>
+            typeof c === 'string' ? (
+              <th key={i}>{c}</th>
+            ) : (
+              <th key={i} className="num">
+                {c.label}
+              </th>
+            ),
+          )}
+        </tr>
+      </thead>
+      <tbody>{props.children}</tbody>
+    </table>
   );
 }

@@ -10,8 +10,8 @@ import { fmtInt, fmtNum, fmtTime, shortId } from '../format.js';
 import { useRefresh } from '../live.js';
 import { hrefOf, Link, setParams, useLocation } from '../router.js';
 import { useAsync } from '../use-async.js';
-import { AsyncView } from '../components/states.js';
-import { Card, Panel, Status } from '../components/widgets.js';
+import { AsyncList } from '../components/states.js';
+import { Card, numeric, Panel, Status, Table } from '../components/widgets.js';
 
 /** Time shown on either side of an alert in its time-series link, ms. */
 const AROUND_MS = 60 * 60 * 1000;
@@ -106,9 +106,8 @@ export function AlertsView() {
           </>
         }
       >
-        <AsyncView
+        <AsyncList
           state={alerts}
-          isEmpty={(d) => d.items.length === 0}
           empty={
             source || host || state ? (
               'No alert matches these filters.'
@@ -122,71 +121,69 @@ export function AlertsView() {
         >
           {(d) => (
             <div className="table-wrap">
-              <table aria-label="Alerts">
-                <thead>
-                  <tr>
-                    <th>state</th>
-                    <th>host</th>
-                    <th>source</th>
-                    <th>opened</th>
-                    <th>closed</th>
-                    <th className="num">peak score</th>
-                    <th>top metric</th>
-                    <th className="num">records</th>
-                    <th>series</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.items.map((a) => {
-                    const href = seriesHref(a);
-                    return (
-                      <tr key={a.id}>
-                        <td>
-                          <Status status={a.state} /> {a.suppressed && <Status status="suppressed" />}
-                        </td>
-                        <td>
-                          <button
-                            type="button"
-                            className="link"
-                            onClick={() => {
-                              setHostText(a.host_id);
-                              setParams({ host: a.host_id });
-                            }}
-                          >
-                            {a.host_id}
-                          </button>
-                        </td>
-                        <td>
-                          <button
-                            type="button"
-                            className="link"
-                            onClick={() => setParams({ source: a.source })}
-                          >
-                            {a.source === 'live' ? 'live' : `job ${shortId(a.source)}`}
-                          </button>
-                        </td>
-                        <td>{fmtTime(a.opened_at)}</td>
-                        <td>{fmtTime(a.closed_at)}</td>
-                        <td className="num">{fmtNum(a.peak_score)}</td>
-                        <td>{a.top_metric ?? '—'}</td>
-                        <td className="num">{fmtInt(a.records)}</td>
-                        <td>
-                          {href ? (
-                            <Link href={href}>time series</Link>
-                          ) : (
-                            <span className="muted" title="live alerts have no dataset">
-                              —
-                            </span>
-                          )}
-                        </td>
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
+              <Table
+                label="Alerts"
+                columns={[
+                  'state',
+                  'host',
+                  'source',
+                  'opened',
+                  'closed',
+                  numeric('peak score'),
+                  'top metric',
+                  numeric('records'),
+                  'series',
+                ]}
+              >
+                {d.items.map((a) => {
+                  const href = seriesHref(a);
+                  return (
+                    <tr key={a.id}>
+                      <td>
+                        <Status status={a.state} /> {a.suppressed && <Status status="suppressed" />}
+                      </td>
+                      <td>
+                        <button
+                          type="button"
+                          className="link"
+                          onClick={() => {
+                            setHostText(a.host_id);
+                            setParams({ host: a.host_id });
+                          }}
+                        >
+                          {a.host_id}
+                        </button>
+                      </td>
+                      <td>
+                        <button
+                          type="button"
+                          className="link"
+                          onClick={() => setParams({ source: a.source })}
+                        >
+                          {a.source === 'live' ? 'live' : `job ${shortId(a.source)}`}
+                        </button>
+                      </td>
+                      <td>{fmtTime(a.opened_at)}</td>
+                      <td>{fmtTime(a.closed_at)}</td>
+                      <td className="num">{fmtNum(a.peak_score)}</td>
+                      <td>{a.top_metric ?? '—'}</td>
+                      <td className="num">{fmtInt(a.records)}</td>
+                      <td>
+                        {href ? (
+                          <Link href={href}>time series</Link>
+                        ) : (
+                          <span className="muted" title="live alerts have no dataset">
+                            —
+                          </span>
+                        )}
+                      </td>
+                    </tr>
+                  );
+                })}
+              </Table>
             </div>
           )}
-        </AsyncView>
+        </AsyncList>
       </Panel>
     </>
   );

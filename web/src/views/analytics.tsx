@@ -26,8 +26,8 @@ import { fmtInt, fmtNum, fmtPct, fmtTime } from '../format.js';
 import { hrefOf, Link, setParams, useLocation } from '../router.js';
 import { useAsync } from '../use-async.js';
 import { Chart, seriesColor } from '../components/chart.js';
-import { AsyncView, Empty } from '../components/states.js';
-import { Bars, Card, Panel } from '../components/widgets.js';
+import { AsyncList, AsyncView, Empty } from '../components/states.js';
+import { Bars, Card, numeric, Panel, Table } from '../components/widgets.js';
 
 const TOPK_TITLES: Record<TopKColumn, string> = {
   region: 'Regions',
@@ -73,33 +73,24 @@ function SummaryCards({ s }: { s: Summary }) {
       <div className="grid-2">
         <Panel title="Metrics">
           <div className="table-wrap">
-            <table aria-label="Metric summary">
-              <thead>
-                <tr>
-                  <th>metric</th>
-                  {['min', 'p50', 'mean', 'p95', 'p99', 'max', 'stddev'].map((h) => (
-                    <th className="num" key={h}>
-                      {h}
-                    </th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody>
-                {ANALYTICS_METRICS.map((m) => {
-                  const x = s.metrics[m];
-                  return (
-                    <tr key={m}>
-                      <td>{m}</td>
-                      {[x?.min, x?.p50, x?.mean, x?.p95, x?.p99, x?.max, x?.stddev].map((v, i) => (
-                        <td className="num" key={i}>
-                          {fmtNum(v)}
-                        </td>
-                      ))}
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
+            <Table
+              label="Metric summary"
+              columns={['metric', ...['min', 'p50', 'mean', 'p95', 'p99', 'max', 'stddev'].map(numeric)]}
+            >
+              {ANALYTICS_METRICS.map((m) => {
+                const x = s.metrics[m];
+                return (
+                  <tr key={m}>
+                    <td>{m}</td>
+                    {[x?.min, x?.p50, x?.mean, x?.p95, x?.p99, x?.max, x?.stddev].map((v, i) => (
+                      <td className="num" key={i}>
+                        {fmtNum(v)}
+                      </td>
+                    ))}
+                  </tr>
+                );
+              })}
+            </Table>
           </div>
         </Panel>
         <Panel title="Anomalous rows by type">
@@ -119,7 +110,7 @@ function TopKPanel({ datasetId, column }: { datasetId: string; column: TopKColum
   const state = useAsync(() => api.topk(datasetId, column, 10), [api, datasetId, column]);
   return (
     <Panel title={`Top ${TOPK_TITLES[column].toLowerCase()}`}>
-      <AsyncView state={state} isEmpty={(t) => t.items.length === 0} empty="No rows.">
+      <AsyncList state={state} empty="No rows.">
         {(t) => (
           <>
             <Bars
@@ -135,7 +126,7 @@ function TopKPanel({ datasetId, column }: { datasetId: string; column: TopKColum
             </p>
           </>
         )}
-      </AsyncView>
+      </AsyncList>
     </Panel>
   );
 }

@@ -30,11 +30,11 @@ import {
   ModelSelectField,
   SubmitButton,
 } from '../components/field.js';
-import { AsyncView } from '../components/states.js';
+import { AsyncList } from '../components/states.js';
 import type { AsyncState } from '../use-async.js';
 import type { DatasetList } from '../../../src/contract/datasets.js';
 import type { ModelListWire } from '../../../src/contract/models.js';
-import { Panel, ProgressBar, Status } from '../components/widgets.js';
+import { numeric, Panel, ProgressBar, Status, Table } from '../components/widgets.js';
 import { hrefOf, Link } from '../router.js';
 
 /** The generation form's fields, as typed. */
@@ -325,35 +325,52 @@ function ScoreForm({ models }: { models: AsyncState<ModelListWire> }) {
             {result.record_count} records · {result.anomalous_count} anomalous · {result.invalid_count}{' '}
             invalid · {fmtNum(result.latency_ms, 3)} ms
           </p>
-          <table aria-label="Scores">
-            <thead>
-              <tr>
-                <th>#</th>
-                <th className="num">fused</th>
-                <th className="num">SPE</th>
-                <th className="num">T²</th>
-                <th className="num">max |z|</th>
-                <th>anomalous</th>
-                <th>top metric</th>
+          <Table
+            label="Scores"
+            columns={[
+              '#',
+              numeric('fused'),
+              numeric('SPE'),
+              numeric('T²'),
+              numeric('max |z|'),
+              'anomalous',
+              'top metric',
+            ]}
+          >
+            {result.results.map((r, i) => (
+              <tr key={i}>
+                <td>{i + 1}</td>
+                <td className="num">{fmtNum(r.fused)}</td>
+                <td className="num">{fmtNum(r.spe)}</td>
+                <td className="num">{fmtNum(r.t2)}</td>
+                <td className="num">{fmtNum(r.z_max)}</td>
+                <td>{!r.valid ? 'invalid' : r.anomalous ? <Status status="anomalous" /> : 'no'}</td>
+                <td>{r.top_metric ?? '—'}</td>
               </tr>
-            </thead>
-            <tbody>
-              {result.results.map((r, i) => (
-                <tr key={i}>
-                  <td>{i + 1}</td>
-                  <td className="num">{fmtNum(r.fused)}</td>
-                  <td className="num">{fmtNum(r.spe)}</td>
-                  <td className="num">{fmtNum(r.t2)}</td>
-                  <td className="num">{fmtNum(r.z_max)}</td>
-                  <td>{!r.valid ? 'invalid' : r.anomalous ? <Status status="anomalous" /> : 'no'}</td>
-                  <td>{r.top_metric ?? '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </Table>
         </div>
       )}
     </Panel>
+  );
+}
+
+/**
+ * Where a dataset's generation or a model's training stands: its progress while unfinished, its
+ * error once failed, else how long it took and when it ended.
+ */
+function RunProgress(props: {
+  run: { status: string; error: string | null; started_at: string | null; finished_at: string | null };
+  fraction: number;
+  label: string;
+}) {
+  const { run } = props;
+  if (unfinished(run.status)) return <ProgressBar fraction={props.fraction} label={props.label} />;
+  if (run.status === 'failed') return <span className="form-error">{run.error}</span>;
+  return (
+    <span className="muted">
+      {fmtDuration(secondsBetween(run.started_at, run.finished_at))} · {fmtTime(run.finished_at)}
+    </span>
   );
 }
 
@@ -362,99 +379,54 @@ function Activity(props: { datasets: AsyncState<DatasetList>; models: AsyncState
   return (
     <div className="grid-2">
       <Panel title="Recent datasets" actions={<Link href={hrefOf('runs')}>All runs</Link>}>
-        <AsyncView
-          state={datasets}
-          isEmpty={(d) => d.items.length === 0}
-          empty="No dataset yet: generate one above."
-        >
+        <AsyncList state={datasets} empty="No dataset yet: generate one above.">
           {(d) => (
-            <table aria-label="Recent datasets">
-              <thead>
-                <tr>
-                  <th>name</th>
-                  <th>status</th>
-                  <th className="num">rows</th>
-                  <th>progress / time</th>
+            <Table label="Recent datasets" columns={['name', 'status', numeric('rows'), 'progress / time']}>
+              {d.items.map((x) => (
+                <tr key={x.id}>
+                  <td title={x.id}>{x.name}</td>
+                  <td>
+                    <Status status={x.status} />
+                  </td>
+                  <td className="num">{fmtInt(x.row_count)}</td>
+                  <td>
+                    <RunProgress run={x} fraction={x.progress} label={`generating ${x.name}`} />
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {d.items.map((x) => (
-                  <tr key={x.id}>
-                    <td title={x.id}>{x.name}</td>
-                    <td>
-                      <Status status={x.status} />
-                    </td>
-                    <td className="num">{fmtInt(x.row_count)}</td>
-                    <td>
-                      {unfinished(x.status) ? (
-                        <ProgressBar fraction={x.progress} label={`generating ${x.name}`} />
-                      ) : x.status === 'failed' ? (
-                        <span className="form-error">{x.error}</span>
-                      ) : (
-                        <span className="muted">
-                          {fmtDuration(secondsBetween(x.started_at, x.finished_at))} ·{' '}
-                          {fmtTime(x.finished_at)}
-                        </span>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </Table>
           )}
-        </AsyncView>
+        </AsyncList>
       </Panel>
       <Panel title="Recent models" actions={<Link href={hrefOf('models')}>Models</Link>}>
-        <AsyncView
-          state={models}
-          isEmpty={(d) => d.items.length === 0}
-          empty="No model yet: train one above."
-        >
+        <AsyncList state={models} empty="No model yet: train one above.">
           {(d) => (
-            <table aria-label="Recent models">
-              <thead>
-                <tr>
-                  <th>name</th>
-                  <th>status</th>
-                  <th className="num">k</th>
-                  <th>progress / time</th>
+            <Table label="Recent models" columns={['name', 'status', numeric('k'), 'progress / time']}>
+              {d.items.map((m) => (
+                <tr key={m.id}>
+                  <td title={m.id}>
+                    {m.status === 'completed' ? (
+                      <Link href={hrefOf('models', { model: m.id })}>{m.name}</Link>
+                    ) : (
+                      m.name
+                    )}
+                  </td>
+                  <td>
+                    <Status status={m.status} />
+                  </td>
+                  <td className="num">{m.n_components ?? '—'}</td>
+                  <td>
+                    <RunProgress
+                      run={m}
+                      fraction={trainingFraction(m)}
+                      label={`training ${m.name}: ${trainingLabel(m)}`}
+                    />
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {d.items.map((m) => (
-                  <tr key={m.id}>
-                    <td title={m.id}>
-                      {m.status === 'completed' ? (
-                        <Link href={hrefOf('models', { model: m.id })}>{m.name}</Link>
-                      ) : (
-                        m.name
-                      )}
-                    </td>
-                    <td>
-                      <Status status={m.status} />
-                    </td>
-                    <td className="num">{m.n_components ?? '—'}</td>
-                    <td>
-                      {unfinished(m.status) ? (
-                        <ProgressBar
-                          fraction={trainingFraction(m)}
-                          label={`training ${m.name}: ${trainingLabel(m)}`}
-                        />
-                      ) : m.status === 'failed' ? (
-                        <span className="form-error">{m.error}</span>
-                      ) : (
-                        <span className="muted">
-                          {fmtDuration(secondsBetween(m.started_at, m.finished_at))} ·{' '}
-                          {fmtTime(m.finished_at)}
-                        </span>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </Table>
           )}
-        </AsyncView>
+        </AsyncList>
       </Panel>
     </div>
   );

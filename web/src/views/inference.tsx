@@ -5,8 +5,8 @@ import { useModels } from '../data.js';
 import { errorText, fmtInt, fmtNum, fmtPct, fmtTime, shortId } from '../format.js';
 import { hrefOf, Link, setParams, useLocation } from '../router.js';
 import { useAction, useAsync } from '../use-async.js';
-import { AsyncView } from '../components/states.js';
-import { Card, Panel } from '../components/widgets.js';
+import { AsyncList, AsyncView } from '../components/states.js';
+import { Card, numeric, Panel, Table } from '../components/widgets.js';
 import { useState } from 'react';
 
 function RunDetail({ id }: { id: string }) {
@@ -114,9 +114,8 @@ export function InferenceView() {
           </>
         }
       >
-        <AsyncView
+        <AsyncList
           state={first}
-          isEmpty={(d) => d.items.length === 0}
           empty={
             <>
               No inference run yet. <Link href={hrefOf('control')}>Score samples on Control</Link>.
@@ -125,34 +124,32 @@ export function InferenceView() {
         >
           {() => (
             <div className="table-wrap">
-              <table aria-label="Inference runs">
-                <thead>
-                  <tr>
-                    <th>at</th>
-                    <th>model</th>
-                    <th className="num">records</th>
-                    <th className="num">anomalous</th>
-                    <th className="num">invalid</th>
-                    <th className="num">latency</th>
+              <Table
+                label="Inference runs"
+                columns={[
+                  'at',
+                  'model',
+                  numeric('records'),
+                  numeric('anomalous'),
+                  numeric('invalid'),
+                  numeric('latency'),
+                ]}
+              >
+                {runs.map((r) => (
+                  <tr
+                    key={r.id}
+                    className={`clickable ${r.id === selected ? 'selected' : ''}`}
+                    onClick={() => setParams({ run: r.id })}
+                  >
+                    <td>{fmtTime(r.created_at)}</td>
+                    <td>{names.get(r.model_id) ?? shortId(r.model_id)}</td>
+                    <td className="num">{fmtInt(r.record_count)}</td>
+                    <td className="num">{fmtInt(r.anomalous_count)}</td>
+                    <td className="num">{fmtInt(r.invalid_count)}</td>
+                    <td className="num">{fmtNum(r.latency_ms, 3)} ms</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {runs.map((r) => (
-                    <tr
-                      key={r.id}
-                      className={`clickable ${r.id === selected ? 'selected' : ''}`}
-                      onClick={() => setParams({ run: r.id })}
-                    >
-                      <td>{fmtTime(r.created_at)}</td>
-                      <td>{names.get(r.model_id) ?? shortId(r.model_id)}</td>
-                      <td className="num">{fmtInt(r.record_count)}</td>
-                      <td className="num">{fmtInt(r.anomalous_count)}</td>
-                      <td className="num">{fmtInt(r.invalid_count)}</td>
-                      <td className="num">{fmtNum(r.latency_ms, 3)} ms</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+                ))}
+              </Table>
               {loadMore.error && <div className="form-error">{errorText(loadMore.error)}</div>}
               {cursor && (
                 <button type="button" className="secondary" onClick={loadMore.run}>
@@ -161,7 +158,7 @@ export function InferenceView() {
               )}
             </div>
           )}
-        </AsyncView>
+        </AsyncList>
       </Panel>
       <div>
         {selected ? (

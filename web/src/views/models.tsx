@@ -27,8 +27,17 @@ import { hrefOf, Link, setParams, useLocation } from '../router.js';
 import { useAction, useAsync, type AsyncState } from '../use-async.js';
 import { Chart, seriesColor } from '../components/chart.js';
 import { DatasetSelectField, FormError, SelectField, SubmitButton } from '../components/field.js';
-import { AsyncView, Empty, ErrorBox } from '../components/states.js';
-import { Bars, Card, ConfirmButton, Panel, ProgressBar, Status } from '../components/widgets.js';
+import { AsyncList, AsyncView, Empty, ErrorBox } from '../components/states.js';
+import {
+  Bars,
+  Card,
+  ConfirmButton,
+  numeric,
+  Panel,
+  ProgressBar,
+  Status,
+  Table,
+} from '../components/widgets.js';
 
 function VarianceChart({ s }: { s: ModelSummaryWire }) {
   const options = useMemo<Omit<uPlot.Options, 'width' | 'height'>>(
@@ -117,26 +126,19 @@ function ArtifactSummary({ m }: { m: ModelWire }) {
         </div>
         <div className="table-wrap">
           <h3>Robust statistics</h3>
-          <table aria-label="Robust statistics">
-            <thead>
-              <tr>
-                <th>metric</th>
-                <th className="num">median</th>
-                <th className="num">MAD</th>
-                <th className="num">z scale</th>
+          <Table
+            label="Robust statistics"
+            columns={['metric', numeric('median'), numeric('MAD'), numeric('z scale')]}
+          >
+            {s.metrics.map((name, i) => (
+              <tr key={name}>
+                <td>{name}</td>
+                <td className="num">{fmtNum(s.median[i])}</td>
+                <td className="num">{fmtNum(s.mad[i])}</td>
+                <td className="num">{fmtNum(s.z_scale[i])}</td>
               </tr>
-            </thead>
-            <tbody>
-              {s.metrics.map((name, i) => (
-                <tr key={name}>
-                  <td>{name}</td>
-                  <td className="num">{fmtNum(s.median[i])}</td>
-                  <td className="num">{fmtNum(s.mad[i])}</td>
-                  <td className="num">{fmtNum(s.z_scale[i])}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </Table>
         </div>
       </div>
     </>
@@ -221,57 +223,48 @@ function ScoringPanel({ modelId, jobs }: { modelId: string; jobs: AsyncState<Job
         <FormError errors={errors} />
       </form>
       <h3>Jobs of this model</h3>
-      <AsyncView state={jobs} isEmpty={(j) => j.items.length === 0} empty="No scoring job yet.">
+      <AsyncList state={jobs} empty="No scoring job yet.">
         {(j) => (
           <div className="table-wrap">
-            <table aria-label="Jobs of this model">
-              <thead>
-                <tr>
-                  <th>job</th>
-                  <th>dataset</th>
-                  <th>status</th>
-                  <th>policy</th>
-                  <th>progress / time</th>
-                  <th>created</th>
+            <Table
+              label="Jobs of this model"
+              columns={['job', 'dataset', 'status', 'policy', 'progress / time', 'created']}
+            >
+              {j.items.map((job) => (
+                <tr key={job.id}>
+                  <td className="mono">{shortId(job.id)}</td>
+                  <td>{names.get(job.dataset_id) ?? shortId(job.dataset_id)}</td>
+                  <td>
+                    <Status status={job.status} />
+                    {job.error && <span className="form-error"> {job.error}</span>}
+                  </td>
+                  <td>{job.policy}</td>
+                  <td style={{ minWidth: 280 }}>
+                    {unfinished(job.status) ? (
+                      <JobProgress job={job} onChange={onJobsChanged} />
+                    ) : job.status === 'completed' ? (
+                      <>
+                        {fmtDuration((job.timings.scoring_ms + job.timings.alerts_ms) / 1000)}{' '}
+                        <button
+                          type="button"
+                          className="link"
+                          onClick={() => setParams({ dataset: job.dataset_id, job: job.id })}
+                        >
+                          evaluation
+                        </button>{' '}
+                        · <Link href={hrefOf('alerts', { source: job.id })}>alerts</Link>
+                      </>
+                    ) : (
+                      '—'
+                    )}
+                  </td>
+                  <td>{fmtTime(job.created_at)}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {j.items.map((job) => (
-                  <tr key={job.id}>
-                    <td className="mono">{shortId(job.id)}</td>
-                    <td>{names.get(job.dataset_id) ?? shortId(job.dataset_id)}</td>
-                    <td>
-                      <Status status={job.status} />
-                      {job.error && <span className="form-error"> {job.error}</span>}
-                    </td>
-                    <td>{job.policy}</td>
-                    <td style={{ minWidth: 280 }}>
-                      {unfinished(job.status) ? (
-                        <JobProgress job={job} onChange={onJobsChanged} />
-                      ) : job.status === 'completed' ? (
-                        <>
-                          {fmtDuration((job.timings.scoring_ms + job.timings.alerts_ms) / 1000)}{' '}
-                          <button
-                            type="button"
-                            className="link"
-                            onClick={() => setParams({ dataset: job.dataset_id, job: job.id })}
-                          >
-                            evaluation
-                          </button>{' '}
-                          · <Link href={hrefOf('alerts', { source: job.id })}>alerts</Link>
-                        </>
-                      ) : (
-                        '—'
-                      )}
-                    </td>
-                    <td>{fmtTime(job.created_at)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </Table>
           </div>
         )}
-      </AsyncView>
+      </AsyncList>
     </Panel>
   );
 }
@@ -475,36 +468,36 @@ function ErrorDistribution({
                 }))}
               />
               <div className="table-wrap">
-                <table aria-label="Error distribution">
-                  <thead>
-                    <tr>
-                      <th>{d.group_by}</th>
-                      <th className="num">records</th>
-                      <th className="num">anomalies</th>
-                      <th className="num">caught</th>
-                      <th className="num">missed</th>
-                      <th className="num">false alarms</th>
-                      <th className="num">mean score</th>
-                      <th className="num">episodes</th>
-                      <th className="num">event recall</th>
+                <Table
+                  label="Error distribution"
+                  columns={[
+                    d.group_by,
+                    ...[
+                      'records',
+                      'anomalies',
+                      'caught',
+                      'missed',
+                      'false alarms',
+                      'mean score',
+                      'episodes',
+                      'event recall',
+                    ].map(numeric),
+                  ]}
+                >
+                  {d.groups.map((g) => (
+                    <tr key={g.group ?? '(none)'}>
+                      <td>{g.group ?? 'normal'}</td>
+                      <td className="num">{fmtInt(g.records)}</td>
+                      <td className="num">{fmtInt(g.anomalies)}</td>
+                      <td className="num">{fmtInt(g.caught)}</td>
+                      <td className="num">{fmtInt(g.missed)}</td>
+                      <td className="num">{fmtInt(g.false_alarms)}</td>
+                      <td className="num">{fmtNum(g.mean_score)}</td>
+                      <td className="num">{fmtInt(g.episodes)}</td>
+                      <td className="num">{fmtPct(g.event_recall)}</td>
                     </tr>
-                  </thead>
-                  <tbody>
-                    {d.groups.map((g) => (
-                      <tr key={g.group ?? '(none)'}>
-                        <td>{g.group ?? 'normal'}</td>
-                        <td className="num">{fmtInt(g.records)}</td>
-                        <td className="num">{fmtInt(g.anomalies)}</td>
-                        <td className="num">{fmtInt(g.caught)}</td>
-                        <td className="num">{fmtInt(g.missed)}</td>
-                        <td className="num">{fmtInt(g.false_alarms)}</td>
-                        <td className="num">{fmtNum(g.mean_score)}</td>
-                        <td className="num">{fmtInt(g.episodes)}</td>
-                        <td className="num">{fmtPct(g.event_recall)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
+                  ))}
+                </Table>
               </div>
             </>
           );
@@ -568,32 +561,26 @@ function Evaluation({
               </div>
               <h3>Events by anomaly type</h3>
               <div className="table-wrap">
-                <table aria-label="Events by anomaly type">
-                  <thead>
-                    <tr>
-                      <th>type</th>
-                      <th className="num">episodes</th>
-                      <th className="num">detected</th>
-                      <th className="num">recall</th>
-                      <th className="num">mean time to detect</th>
-                      <th className="num">median time to detect</th>
+                <Table
+                  label="Events by anomaly type"
+                  columns={[
+                    'type',
+                    ...['episodes', 'detected', 'recall', 'mean time to detect', 'median time to detect'].map(
+                      numeric,
+                    ),
+                  ]}
+                >
+                  {[['all', e.events.overall] as const, ...Object.entries(e.events.by_type)].map(([t, v]) => (
+                    <tr key={t}>
+                      <td>{t}</td>
+                      <td className="num">{fmtInt(v.episodes)}</td>
+                      <td className="num">{fmtInt(v.detected)}</td>
+                      <td className="num">{fmtPct(v.recall)}</td>
+                      <td className="num">{fmtNum(v.mean_time_to_detect_records, 3)}</td>
+                      <td className="num">{fmtNum(v.median_time_to_detect_records, 3)}</td>
                     </tr>
-                  </thead>
-                  <tbody>
-                    {[['all', e.events.overall] as const, ...Object.entries(e.events.by_type)].map(
-                      ([t, v]) => (
-                        <tr key={t}>
-                          <td>{t}</td>
-                          <td className="num">{fmtInt(v.episodes)}</td>
-                          <td className="num">{fmtInt(v.detected)}</td>
-                          <td className="num">{fmtPct(v.recall)}</td>
-                          <td className="num">{fmtNum(v.mean_time_to_detect_records, 3)}</td>
-                          <td className="num">{fmtNum(v.median_time_to_detect_records, 3)}</td>
-                        </tr>
-                      ),
-                    )}
-                  </tbody>
-                </table>
+                  ))}
+                </Table>
               </div>
             </>
           )}

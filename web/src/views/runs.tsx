@@ -2,6 +2,7 @@
  * Runs: datasets, models and scoring jobs with status, sizes and timings; a click shows a run's
  * detail, and datasets and models can be deleted after a confirmation.
  */
+import type { ReactNode } from 'react';
 import type { Dataset } from '../../../src/contract/datasets.js';
 import type { JobWire } from '../../../src/contract/jobs.js';
 import type { ModelListItemWire } from '../../../src/contract/models.js';
@@ -10,9 +11,10 @@ import { trainingFraction, trainingLabel, unfinished, useDatasets, useModels } f
 import { fmtDuration, fmtInt, fmtNum, fmtTime, secondsBetween, shortId } from '../format.js';
 import { useRefresh } from '../live.js';
 import { hrefOf, Link, setParams, useLocation } from '../router.js';
-import { useAction, useAsync } from '../use-async.js';
-import { AsyncView, ErrorBox } from '../components/states.js';
-import { ConfirmButton, Panel, ProgressBar, Status } from '../components/widgets.js';
+import { useAction, useAsync, type AsyncState } from '../use-async.js';
+import { AsyncList, AsyncView, ErrorBox } from '../components/states.js';
+import { ConfirmButton, numeric, Panel, ProgressBar, Status, Table } from '../components/widgets.js';
+import type { Column } from '../components/widgets.js';
 
 const rate = (rows: number, s: number | null) => (s !== null && s > 0 ? `${fmtInt(rows / s)} rows/s` : '—');
 
@@ -240,6 +242,35 @@ function JobRow({ j }: { j: JobWire }) {
   );
 }
 
+/** A panel of one list of runs, as a table named after the panel. */
+function ListPanel<T>(props: {
+  title: string;
+  state: AsyncState<{ items: readonly T[]; next_cursor: string | null }>;
+  empty: ReactNode;
+  columns: readonly Column[];
+  /** An item's row (with its key). */
+  row: (item: T) => ReactNode;
+  /** Says how many are shown when the list goes on past them. */
+  newestNote?: boolean;
+}) {
+  return (
+    <Panel title={props.title}>
+      <AsyncList state={props.state} empty={props.empty}>
+        {(list) => (
+          <div className="table-wrap">
+            <Table label={props.title} columns={props.columns}>
+              {list.items.map((item) => props.row(item))}
+            </Table>
+            {props.newestNote && list.next_cursor && (
+              <p className="muted">Showing the newest {list.items.length}.</p>
+            )}
+          </div>
+        )}
+      </AsyncList>
+    </Panel>
+  );
+}
+
 export function RunsView() {
   const api = useApi();
   const { params } = useLocation();
@@ -266,110 +297,42 @@ export function RunsView() {
       {selModel && <ModelDetail key={selModel} id={selModel} onDeleted={afterDelete('model')} />}
       {!selDataset && !selModel && <p className="muted">Click a dataset or a model to see its detail.</p>}
       <div className="grid-2">
-        <Panel title="Datasets">
-          <AsyncView
-            state={datasets}
-            isEmpty={(d) => d.items.length === 0}
-            empty={
-              <>
-                No dataset yet. <Link href={hrefOf('control')}>Generate one</Link>.
-              </>
-            }
-          >
-            {(d) => (
-              <div className="table-wrap">
-                <table aria-label="Datasets">
-                  <thead>
-                    <tr>
-                      <th>name</th>
-                      <th>status</th>
-                      <th className="num">hosts</th>
-                      <th className="num">rows</th>
-                      <th>time</th>
-                      <th>created</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {d.items.map((x) => (
-                      <DatasetRow key={x.id} d={x} selected={x.id === selDataset} />
-                    ))}
-                  </tbody>
-                </table>
-                {d.next_cursor && <p className="muted">Showing the newest {d.items.length}.</p>}
-              </div>
-            )}
-          </AsyncView>
-        </Panel>
-        <Panel title="Models">
-          <AsyncView
-            state={models}
-            isEmpty={(d) => d.items.length === 0}
-            empty={
-              <>
-                No model yet. <Link href={hrefOf('control')}>Train one</Link>.
-              </>
-            }
-          >
-            {(d) => (
-              <div className="table-wrap">
-                <table aria-label="Models">
-                  <thead>
-                    <tr>
-                      <th>name</th>
-                      <th>status</th>
-                      <th className="num">k</th>
-                      <th className="num">samples</th>
-                      <th>time</th>
-                      <th>dataset</th>
-                      <th>created</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {d.items.map((m) => (
-                      <ModelRow key={m.id} m={m} selected={m.id === selModel} />
-                    ))}
-                  </tbody>
-                </table>
-                {d.next_cursor && <p className="muted">Showing the newest {d.items.length}.</p>}
-              </div>
-            )}
-          </AsyncView>
-        </Panel>
-      </div>
-      <Panel title="Scoring jobs">
-        <AsyncView
-          state={jobs}
-          isEmpty={(d) => d.items.length === 0}
+        <ListPanel
+          title="Datasets"
+          state={datasets}
+          columns={['name', 'status', numeric('hosts'), numeric('rows'), 'time', 'created']}
+          row={(x) => <DatasetRow key={x.id} d={x} selected={x.id === selDataset} />}
+          newestNote
           empty={
             <>
-              No scoring job yet. <Link href={hrefOf('models')}>Start one from Models</Link>.
+              No dataset yet. <Link href={hrefOf('control')}>Generate one</Link>.
             </>
           }
-        >
-          {(d) => (
-            <div className="table-wrap">
-              <table aria-label="Scoring jobs">
-                <thead>
-                  <tr>
-                    <th>job</th>
-                    <th>status</th>
-                    <th>policy</th>
-                    <th className="num">rows</th>
-                    <th>time</th>
-                    <th>model on dataset</th>
-                    <th>created</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.items.map((j) => (
-                    <JobRow key={j.id} j={j} />
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
-        </AsyncView>
-      </Panel>
+        />
+        <ListPanel
+          title="Models"
+          state={models}
+          columns={['name', 'status', numeric('k'), numeric('samples'), 'time', 'dataset', 'created']}
+          row={(m) => <ModelRow key={m.id} m={m} selected={m.id === selModel} />}
+          newestNote
+          empty={
+            <>
+              No model yet. <Link href={hrefOf('control')}>Train one</Link>.
+            </>
+          }
+        />
+      </div>
+      <ListPanel
+        title="Scoring jobs"
+        state={jobs}
+        columns={['job', 'status', 'policy', numeric('rows'), 'time', 'model on dataset', 'created']}
+        row={(j) => <JobRow key={j.id} j={j} />}
+        empty={
+          <>
+            No scoring job yet. <Link href={hrefOf('models')}>Start one from Models</Link>.
+          </>
+        }
+      />
     </>
   );
 }
