@@ -5,6 +5,7 @@ import { TadsClient } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/env.js';
 import type { Dataset } from '../../src/contract/datasets.js';
 import { GeneratorClient } from '../../src/generator/client.js';
+import { until } from '../helpers/api.js';
 import { unreachableDatabaseUrl } from '../helpers/db.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -16,12 +17,13 @@ afterAll(async () => {
   await srv?.close();
 });
 
-async function waitDone(id: string): Promise<Dataset> {
-  for (;;) {
-    const d = await srv.client.getDataset(id);
-    if (d.status === 'completed' || d.status === 'failed') return d;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Waits until the dataset has finished, well or not; returns it. */
+function waitDone(id: string): Promise<Dataset> {
+  return until(
+    () => srv.client.getDataset(id),
+    (d) => d.status === 'completed' || d.status === 'failed',
+    50,
+  );
 }
 
 async function storedRows(id: string): Promise<number> {

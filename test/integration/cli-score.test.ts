@@ -12,6 +12,7 @@ import type { ScoreFileReport, ScoreJobReport, ScoredRecordLine } from '../../sr
 import { runCli } from '../../src/cli/main.js';
 import type { Dataset } from '../../src/contract/datasets.js';
 import { INFERENCE_METRICS } from '../../src/contract/inference.js';
+import { trainedModel } from '../helpers/api.js';
 import { captureIo } from '../helpers/cli.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -22,33 +23,21 @@ let modelFile: string;
 let dataset: Dataset;
 let meanRec: Record<string, unknown>;
 
-async function until<T>(get: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
-  for (;;) {
-    const v = await get();
-    if (done(v)) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 beforeAll(async () => {
   srv = await startTestServer();
   dir = mkdtempSync(join(tmpdir(), 'tads-score-'));
   // A small dataset with anomalies and a model trained on it.
-  const d = await srv.client.createDataset({ host_count: 3, duration_s: 7200, interval_s: 60, seed: 11 });
-  dataset = await until(
-    () => srv.client.getDataset(d.id),
-    (x) => x.status === 'completed',
-  );
-  const { id } = await srv.client.train({ dataset_id: dataset.id });
-  const m = await until(
-    () => srv.client.getModel(id),
-    (x) => x.status === 'completed' || x.status === 'failed',
-  );
-  expect(m.status).toBe('completed');
-  modelId = id;
+  const trained = await trainedModel(srv.client, {
+    host_count: 3,
+    duration_s: 7200,
+    interval_s: 60,
+    seed: 11,
+  });
+  dataset = trained.dataset;
+  modelId = trained.model.id;
   modelFile = join(dir, 'model.json');
-  writeFileSync(modelFile, JSON.stringify(m.model));
-  const doc = m.model as { mean: number[]; scale: number[] };
+  writeFileSync(modelFile, JSON.stringify(trained.model.model));
+  const doc = trained.model.model as { mean: number[]; scale: number[] };
   meanRec = Object.fromEntries(INFERENCE_METRICS.map((k, j) => [k, doc.mean[j]]));
   meanRec = { host_id: 'h-1', ts: '2024-01-02T00:00:00Z', ...meanRec };
 });

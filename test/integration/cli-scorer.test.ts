@@ -7,38 +7,22 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
+import { trainedModel } from '../helpers/api.js';
 import { captureIo } from '../helpers/cli.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
 let modelId: string;
 
-async function until<T>(get: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
-  for (;;) {
-    const v = await get();
-    if (done(v)) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 beforeAll(async () => {
   srv = await startTestServer();
-  const d = await srv.client.createDataset({
+  const { model } = await trainedModel(srv.client, {
     host_count: 4,
     duration_s: 7200,
     interval_s: 60,
     anomaly_rate: 0,
   });
-  await until(
-    () => srv.client.getDataset(d.id),
-    (x) => x.status === 'completed',
-  );
-  const { id } = await srv.client.train({ dataset_id: d.id });
-  await until(
-    () => srv.client.getModel(id),
-    (m) => m.status === 'completed',
-  );
-  modelId = id;
+  modelId = model.id;
 });
 afterAll(async () => {
   await srv?.close();

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { TadsClient } from '../../src/client/index.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
+import { trainedModel, until } from '../helpers/api.js';
 import { captureIo } from '../helpers/cli.js';
 import { createEmptyDatabase, unreachableDatabaseUrl } from '../helpers/db.js';
 
@@ -80,14 +81,6 @@ function serve(args: string[]): Promise<Served> {
   });
 }
 
-async function until<T>(get: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
-  for (;;) {
-    const v = await get();
-    if (done(v)) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 beforeAll(async () => {
   url = await createEmptyDatabase();
   pool = createPool(url, { max: 2 });
@@ -129,21 +122,13 @@ describe('tads serve', () => {
 
     // Train a model through this server's API; the live scorer picks it up by itself.
     const client = new TadsClient(first.api);
-    const d = await client.createDataset({
+    const { model } = await trainedModel(client, {
       host_count: 4,
       duration_s: 7200,
       interval_s: 60,
       anomaly_rate: 0,
     });
-    await until(
-      () => client.getDataset(d.id),
-      (x) => x.status === 'completed',
-    );
-    const { id: modelId } = await client.train({ dataset_id: d.id });
-    await until(
-      () => client.getModel(modelId),
-      (m) => m.status === 'completed',
-    );
+    const modelId = model.id;
     const started = await first.logged('live scoring started');
     expect(started).toMatchObject({
       model_id: modelId,
@@ -157,6 +142,7 @@ describe('tads serve', () => {
     const alerts = await until(
       () => client.listAlerts({ source: 'live' }),
       (page) => page.items.length > 0,
+      200,
     );
     expect(alerts.items[0]).toMatchObject({
       source: 'live',
