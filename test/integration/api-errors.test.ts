@@ -5,9 +5,9 @@ import { silentLogger } from '../../src/api/deps.js';
 import { startApiServer, type ApiServer } from '../../src/api/server.js';
 import { ApiError, TadsClient } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/env.js';
-import { generateParamsToWire, totalRowCount } from '../../src/contract/generator.js';
-import { createDataset, markDatasetCompleted, markDatasetRunning } from '../../src/db/datasets.js';
+import { markDatasetCompleted, markDatasetRunning } from '../../src/db/datasets.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
+import { recordDataset } from '../../src/generator/ingest.js';
 import { createMigratedDatabase, unreachableDatabaseUrl } from '../helpers/db.js';
 
 const BODY_LIMIT = 4096;
@@ -26,18 +26,10 @@ let client: TadsClient;
 function recordingGenerator(db: () => Pool): DatasetGenerator {
   return {
     async generate(params) {
-      const id = randomUUID();
-      await createDataset(db(), {
-        id,
-        name: params.name,
-        params: generateParamsToWire(params),
-        rowsTotal: totalRowCount(params),
-        hostCount: params.hostCount,
-        owner: OWNER,
-      });
-      await markDatasetRunning(db(), id, OWNER);
-      if (params.name !== 'stay-running') await markDatasetCompleted(db(), id, OWNER, totalRowCount(params));
-      return { datasetId: id };
+      const { datasetId, rowsTotal } = await recordDataset(db(), params, OWNER);
+      await markDatasetRunning(db(), datasetId, OWNER);
+      if (params.name !== 'stay-running') await markDatasetCompleted(db(), datasetId, OWNER, rowsTotal);
+      return { datasetId };
     },
   };
 }
