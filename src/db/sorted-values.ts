@@ -4,8 +4,8 @@
  * rows: bin counts are differences of ranks (how many values lie below an edge), and the rank of
  * an edge needs only the one chunk the edge falls in.
  *
- * Each chunk row holds the rank of its first value, its first and last value, and its values as
- * little-endian float64s. The index (ranks, first and last values: 24 bytes per chunk) is read
+ * Each chunk row holds the rank of its first value, its first and last value, and its values
+ * packed by {@link encodeSortedChunk} (lossless, about half the size of the float64s). The index (ranks, first and last values: 24 bytes per chunk) is read
  * once per dataset and metric and kept; a question then reads at most one chunk per edge, and
  * none for an edge that falls between two chunks.
  *
@@ -256,7 +256,157 @@ export function float64sOf(buf: Buffer): Float64Array {
   return out;
 }
 
-/** Chunk rows sent per INSERT (about 1 MiB of values at the default chunk size). */
+// ---------------------------------------------------------------------------------------------
+// Chunk encoding
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Sorted doubles differ little from one to the next: as order-preserving 64-bit keys (the sign
+ * bit flipped for positives, every bit for negatives) their differences take about 33 bits where
+ * the values take 64 (measured on normal data at 10 million values), so a chunk is stored as its
+ * first value and the differences bit-packed at the chunk's widest. Lossless: every value comes
+ * back bit for bit (−0 and +0, infinities, subnormals, NaN).
+ *
+ * Layout (little-endian): u8 width w (0–53 bits per difference, or {@link RAW} for values stored
+ * as they are), u32 value count n, f64 the first value, then n − 1 differences of w bits packed
+ * from the lowest bit of 32-bit words up.
+ */
+const RAW = 255;
+const HEADER = 13;
+const TWO32 = 4_294_967_296;
+
+/** Index of the high and low 32-bit halves of a double in a Uint32Array over it. */
+const HI = LE ? 1 : 0;
+const LO = LE ? 0 : 1;
+
+/** Encodes a chunk of sorted values (ascending, NaN last) for `dataset_stats_sorted.data`. */
+export function encodeSortedChunk(values: Float64Array): Buffer {
+  const n = values.length;
+  const bits = new Uint32Array(values.buffer, values.byteOffset, n * 2);
+  // Differences of consecutive keys, as high and low halves; the widest decides the width.
+  const dHi = new Uint32Array(Math.max(0, n - 1));
+  const dLo = new Uint32Array(Math.max(0, n - 1));
+  let width = 0;
+  let raw = false;
+  let pHi = 0;
+  let pLo = 0;
+  for (let i = 0; i < n && !raw; i++) {
+    const h = bits[2 * i + HI]!;
+    const l = bits[2 * i + LO]!;
+    const kHi = h >= 0x80000000 ? ~h >>> 0 : (h | 0x80000000) >>> 0;
+    const kLo = h >= 0x80000000 ? ~l >>> 0 : l;
+    if (i > 0) {
+      let lo = kLo - pLo;
+      let borrow = 0;
+      if (lo < 0) {
+        lo += TWO32;
+        borrow = 1;
+      }
+      const hi = kHi - pHi - borrow;
+      // Out of order (a NaN with its sign bit set) or too far apart for a double: store as is.
+      if (hi < 0 || hi >= 1 << 21) raw = true;
+      else {
+        dHi[i - 1] = hi;
+        dLo[i - 1] = lo;
+        const w = hi > 0 ? 64 - Math.clz32(hi) : 32 - Math.clz32(lo);
+        if (w > width) width = w;
+      }
+    }
+    pHi = kHi;
+    pLo = kLo;
+  }
+  if (raw || n === 0) {
+    const buf = Buffer.alloc(5 + n * 8);
+    buf.writeUInt8(RAW, 0);
+    buf.writeUInt32LE(n, 1);
+    float64Bytes(values).copy(buf, 5);
+    return buf;
+  }
+  const words = new Uint32Array(Math.ceil(((n - 1) * width) / 32));
+  let wi = 0;
+  let cur = 0;
+  let used = 0;
+  const put = (v: number, nb: number) => {
+    if (nb === 0) return;
+    cur = (cur | (v << used)) >>> 0;
+    if (used + nb >= 32) {
+      words[wi++] = cur;
+      cur = used === 0 ? 0 : v >>> (32 - used);
+      used = used + nb - 32;
+    } else used += nb;
+  };
+  for (let i = 0; i < n - 1; i++) {
+    if (width > 32) {
+      put(dLo[i]!, 32);
+      put(dHi[i]!, width - 32);
+    } else put(dLo[i]!, width);
+  }
+  if (used > 0) words[wi] = cur;
+  const buf = Buffer.alloc(HEADER + words.length * 4);
+  buf.writeUInt8(width, 0);
+  buf.writeUInt32LE(n, 1);
+  buf.writeDoubleLE(values[0]!, 5);
+  for (let i = 0; i < words.length; i++) buf.writeUInt32LE(words[i]!, HEADER + 4 * i);
+  return buf;
+}
+
+/** Decodes {@link encodeSortedChunk}'s bytes. */
+export function decodeSortedChunk(buf: Buffer): Float64Array {
+  const width = buf.readUInt8(0);
+  const n = buf.readUInt32LE(1);
+  if (width === RAW) return float64sOf(buf.subarray(5, 5 + n * 8));
+  if (width > 53 || buf.length !== HEADER + Math.ceil(((n - 1) * width) / 32) * 4)
+    throw new Error(`malformed sorted chunk (width ${width}, ${n} values, ${buf.length} bytes)`);
+  const out = new Float64Array(n);
+  const bits = new Uint32Array(out.buffer);
+  out[0] = buf.readDoubleLE(5);
+  const h0 = bits[HI]!;
+  let kHi = h0 >= 0x80000000 ? ~h0 >>> 0 : (h0 | 0x80000000) >>> 0;
+  let kLo = h0 >= 0x80000000 ? ~bits[LO]! >>> 0 : bits[LO]!;
+  let at = HEADER;
+  let word = 0;
+  let used = 32;
+  const get = (nb: number): number => {
+    if (nb === 0) return 0;
+    if (used === 32) {
+      word = buf.readUInt32LE(at);
+      at += 4;
+      used = 0;
+    }
+    const avail = 32 - used;
+    if (nb <= avail) {
+      const v = (word >>> used) & (0xffffffff >>> (32 - nb));
+      used += nb;
+      return v >>> 0;
+    }
+    const low = word >>> used;
+    word = buf.readUInt32LE(at);
+    at += 4;
+    used = nb - avail;
+    return low + (word & (0xffffffff >>> (32 - used))) * 2 ** avail;
+  };
+  for (let i = 1; i < n; i++) {
+    const dLo = width > 32 ? get(32) : get(width);
+    const dHi = width > 32 ? get(width - 32) : 0;
+    kLo += dLo;
+    let carry = 0;
+    if (kLo >= TWO32) {
+      kLo -= TWO32;
+      carry = 1;
+    }
+    kHi += dHi + carry;
+    if (kHi >= 0x80000000) {
+      bits[2 * i + HI] = kHi - 0x80000000;
+      bits[2 * i + LO] = kLo;
+    } else {
+      bits[2 * i + HI] = ~kHi >>> 0;
+      bits[2 * i + LO] = ~kLo >>> 0;
+    }
+  }
+  return out;
+}
+
+/** Chunk rows sent per INSERT (at most 1 MiB of values at the default chunk size). */
 const ROWS_PER_INSERT = 32;
 
 /**
@@ -283,7 +433,7 @@ export async function storeSortedColumn(
       const start = k * chunk;
       const values = new Float64Array(Math.min(chunk, n - start));
       readChunk(start, values);
-      const at = params.push(k, start, values[0], values[values.length - 1], float64Bytes(values));
+      const at = params.push(k, start, values[0], values[values.length - 1], encodeSortedChunk(values));
       rows.push(`($1, $2, $${at - 4}, $${at - 3}, $${at - 2}::float8, $${at - 1}::float8, $${at})`);
     }
     await q.query(
@@ -339,7 +489,14 @@ export async function loadSortedChunks(
     `SELECT chunk, data FROM dataset_stats_sorted WHERE dataset_id = $1 AND metric = $2 AND chunk = ANY($3::int[])`,
     [datasetId, metric, chunks],
   );
-  for (const r of rows) col.chunks.set(r.chunk, float64sOf(r.data));
+  for (const r of rows) {
+    const values = decodeSortedChunk(r.data);
+    if (values.length !== chunkLength(col, r.chunk))
+      throw new Error(
+        `chunk ${r.chunk} of ${metric}'s sorted values holds ${values.length} values, not ${chunkLength(col, r.chunk)}`,
+      );
+    col.chunks.set(r.chunk, values);
+  }
   for (const k of chunks)
     if (!col.chunks.has(k)) throw new Error(`chunk ${k} of ${metric}'s sorted values is missing`);
 }

@@ -15,6 +15,7 @@ import {
   histogramEdges,
 } from '../../src/db/analytics.js';
 import { migrate } from '../../src/db/migrate.js';
+import { decodeSortedChunk } from '../../src/db/sorted-values.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { ANOMALY_TYPES, METRICS } from '../../src/core/types.js';
 import { createEmptyDatabase } from '../helpers/db.js';
@@ -463,7 +464,7 @@ describe('histogram', () => {
       const values: number[] = [];
       for (const r of rows) {
         expect(Number(r.first_rank)).toBe(values.length);
-        const chunk = Array.from({ length: r.data.length / 8 }, (_, i) => r.data.readDoubleLE(i * 8));
+        const chunk = [...decodeSortedChunk(r.data)];
         expect([chunk[0], chunk[chunk.length - 1]]).toEqual([r.first_value, r.last_value]);
         values.push(...chunk);
       }
@@ -487,11 +488,12 @@ describe('window by window', () => {
       `SELECT bucket_s, name, data FROM dataset_stats_series WHERE dataset_id = $1 ORDER BY bucket_s, name`,
       [id],
     );
-    const { rows: sorted } = await pool.query(
-      `SELECT metric, string_agg(encode(data, 'hex'), '' ORDER BY chunk) AS values
-         FROM dataset_stats_sorted WHERE dataset_id = $1 GROUP BY metric ORDER BY metric`,
+    const { rows: chunks } = await pool.query<{ metric: string; data: Buffer }>(
+      `SELECT metric, data FROM dataset_stats_sorted WHERE dataset_id = $1 ORDER BY metric, chunk`,
       [id],
     );
+    const sorted: Record<string, number[]> = {};
+    for (const c of chunks) (sorted[c.metric] ??= []).push(...decodeSortedChunk(c.data));
     return { stats, series, sorted };
   };
 
