@@ -1,4 +1,9 @@
-/** The TADS library: re-exports only. */
+/**
+ * The TADS library: the PCA core, the telemetry generator, alerting, evaluation and sharding,
+ * with no database, server or network client loaded.
+ */
+
+/** This library's version (the package's). */
 export const version = '0.1.0';
 
 export { METRICS, ANOMALY_TYPES } from './core/types.js';

@@ -421,7 +421,14 @@ function unknownKeyMessage(iss: { code?: string; keys?: string[]; input?: unknow
   return `${what} must be an object; got ${show(iss.input)}`;
 }
 
-/** The snake_case wire form of parsed parameters (what `datasets.params` stores). */
+/**
+ * The snake_case wire form of parsed parameters (what `datasets.params` stores).
+ *
+ * @param p - parameters as {@link GenerateParamsSchema} (or `parseGenerateParams`) returns them
+ * @returns every field, defaults filled in
+ * @example
+ * generateParamsToWire(parseGenerateParams({ hostCount: 3 })).host_count; // 3
+ */
 export function generateParamsToWire(p: GenerateParams): Required<GenerateParamsWire> {
   return {
     seed: p.seed,

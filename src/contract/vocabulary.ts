@@ -15,6 +15,7 @@ export const METRICS = [
   'latency_ms',
   'error_rate',
 ] as const;
+/** One of {@link METRICS}. */
 export type MetricName = (typeof METRICS)[number];
 
 /**
@@ -45,4 +46,5 @@ export const ANOMALY_TYPES = [
   'noise_burst',
   'correlation_break',
 ] as const;
+/** One of {@link ANOMALY_TYPES}. */
 export type AnomalyType = (typeof ANOMALY_TYPES)[number];

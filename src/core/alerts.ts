@@ -225,6 +225,7 @@ export class AlertManager {
   /**
    * Takes one scored record.
    *
+   * @param rec - the record's time, host, fused score and top metric (see {@link AlertInput})
    * @throws TypeError/RangeError for a malformed record; RangeError when (ts, hostId) does not come
    *   strictly after the previous record's (ts, host_id) — then nothing changes.
    */
@@ -316,6 +317,9 @@ export class AlertManager {
   /**
    * Whether a record at (ts, hostId) would be taken now, i.e. comes strictly after the last
    * record in (ts, host_id) order. Lets a live caller set late records aside without an exception.
+   *
+   * @param ts - the record's time, ms since the epoch
+   * @param hostId - the record's host
    */
   accepts(ts: number, hostId: string): boolean {
     return ts > this.#lastTs || (ts === this.#lastTs && hostId > this.#lastHost);

@@ -339,6 +339,8 @@ const DAY_MS = 86_400_000;
  * episode's start; in records, the host's records from startTs up to (not including) that moment.
  * False alerts are alerts overlapping no episode of their host by the same rule.
  *
+ * @param input - the episodes, the alerts and each host's record times (see {@link EventMetricsInput})
+ * @returns recall per episode and type, time to detect, alerts per episode and false alerts
  * @throws TypeError / RangeError for malformed input, naming the field.
  */
 export function eventMetrics(input: EventMetricsInput): EventMetrics {

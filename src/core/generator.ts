@@ -148,8 +148,9 @@ export const GENERATOR_MODEL = Object.freeze({
   normalRangeSigma: NORMAL_RANGE_SIGMA,
 });
 
-/** Default rows per chunk, and the allowed range. */
+/** Default rows per generated chunk. */
 export const DEFAULT_CHUNK_ROWS = 65_536;
+/** Most rows per generated chunk (the least is 1). */
 export const MAX_CHUNK_ROWS = 1_000_000;
 
 // ---------------------------------------------------------------------------------------------
@@ -705,7 +706,15 @@ function truncateChunk(c: TelemetryChunk, n: number): TelemetryChunk {
 // Validation helpers
 // ---------------------------------------------------------------------------------------------
 
-/** Parses library parameters, turning zod's issues into a ValidationError naming each field. */
+/**
+ * Parses library parameters, turning zod's issues into a ValidationError naming each field.
+ *
+ * @param params - camelCase parameters (every field optional; already parsed ones pass through)
+ * @returns the parameters with every default filled in
+ * @throws ValidationError naming each field that is out of range or of the wrong type
+ * @example
+ * const p = parseGenerateParams({ hostCount: 10, durationS: 3600, seed: 1 });
+ */
 export function parseGenerateParams(
   params: GenerateParamsInput | GenerateParams | undefined,
 ): GenerateParams {

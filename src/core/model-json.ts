@@ -31,6 +31,7 @@ export const speLimitInfoSchema = z.strictObject({
   /** Number of training SPE values the empirical quantile was taken over. */
   n: finite.optional(),
 });
+/** How the SPE limit of a model was set: its method and the figures that method used. */
 export type SpeLimitInfo = z.infer<typeof speLimitInfoSchema>;
 
 /** The zod schema of model.json. */

@@ -221,7 +221,13 @@ interface ResolvedMeta {
   trainedAt: string | undefined;
 }
 
-/** Default metric names for d columns: METRICS when d = 8, else metric_0, metric_1, …. */
+/**
+ * Default metric names for d columns: METRICS when d = 8, else metric_0, metric_1, ….
+ *
+ * @param d - number of columns, ≥ 1
+ * @example
+ * defaultMetricNames(2); // ['metric_0', 'metric_1']
+ */
 export function defaultMetricNames(d: number): string[] {
   return d === METRICS.length ? [...METRICS] : Array.from({ length: d }, (_, j) => `metric_${j}`);
 }
@@ -369,6 +375,8 @@ export class PcaModel {
 
   /**
    * Builds a model from parsed model.json (use {@link PcaModel.fromJSON} for untrusted input).
+   *
+   * @param json - a parsed model.json (kept as a copy)
    * @throws RangeError when the fields are inconsistent (lengths, k, non-positive limits).
    */
   constructor(json: ModelJson) {
@@ -542,6 +550,13 @@ export function fitPca(m: Matrix, options?: FitOptions & ModelMeta): PcaModel {
 /**
  * {@link fitPca} off the event loop: the work runs on a worker thread while the input array is
  * kept referenced (not copied) — do not write to it until the promise settles.
+ *
+ * @param m - the training matrix, shape (nSamples, nFeatures), as for {@link fitPca}
+ * @param options - fit options and model metadata, as for {@link fitPca}
+ * @returns the fitted model
+ * @throws PcaError as {@link fitPca} does (the promise rejects)
+ * @example
+ * const model = await fitPcaAsync({ rows: 1000, cols: 8, data }, { variance: 0.95 });
  */
 export async function fitPcaAsync(m: Matrix, options?: FitOptions & ModelMeta): Promise<PcaModel> {
   checkMatrix(m, 'm');

@@ -1,6 +1,7 @@
 /**
- * Shared vocabulary of TADS: the metric and anomaly names in their fixed order, the matrix shape
- * that crosses the native boundary, and the column layout of generated telemetry.
+ * Shared types of TADS's core: the matrix shape that crosses the native boundary, the hosts and
+ * the column layout of generated telemetry, and (from src/contract/vocabulary.ts) the metric and
+ * anomaly names in their fixed order.
  */
 
 export { ANOMALY_TYPES, METRICS, type AnomalyType, type MetricName } from '../contract/vocabulary.js';

@@ -10,6 +10,10 @@ export class PcaError extends Error {
   /** Stable identifier, e.g. `PCA_TOO_FEW_ROWS`, `PCA_DEGENERATE`, `PCA_RANK_DEFICIENT`. */
   readonly code: string;
 
+  /**
+   * @param code - the stable identifier (`PCA_*`)
+   * @param message - what went wrong, for people
+   */
   constructor(code: string, message: string) {
     super(message);
     this.name = 'PcaError';
