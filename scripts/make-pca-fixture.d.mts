@@ -1,4 +1,4 @@
-// Types of scripts/make-pca-fixture.mjs, for the golden test that imports its generator.
+// Types of scripts/make-pca-fixture.mjs, for the tests that import its generator and its PRNG.
 export declare const FIXTURE_ROWS: number;
 export declare const FIXTURE_COLS: number;
 export declare const FIXTURE_SEED: number;

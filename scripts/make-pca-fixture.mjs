@@ -6,7 +6,8 @@
 //
 // Outputs test/fixtures/pca-telemetry-6000x8.csv, test/golden/pca-telemetry.model.json and
 // test/golden/pca-telemetry.scores.csv. The generator is exported for the golden test, which
-// checks that the committed matrix is exactly what this script generates.
+// checks that the committed matrix is exactly what this script generates; its PRNG (mulberry32)
+// also serves the tests that want a small seeded random source.
 //
 // PRNG: mulberry32 (32-bit state, seed 20240601), uniforms u = next() / 2^32, normals by
 // Box–Muller from two uniforms (the cosine branch only). Values are rounded to 6 decimals, so the
