@@ -1,32 +1,64 @@
-/** Lists several views share, kept fresh by live events and by polling while work is unfinished. */
+/**
+ * Datasets, models and jobs several views share, kept fresh by live events and by polling while
+ * their work is unfinished.
+ */
+import type { DashboardApi } from './api.js';
 import { useApi } from './api-context.js';
-import { useRefresh } from './live.js';
+import { useRefresh, type LiveTopic } from './live.js';
 import { useAsync, type AsyncState } from './use-async.js';
 import type { Dataset, DatasetList } from '../../src/contract/datasets.js';
-import type { ModelListItemWire, ModelListWire } from '../../src/contract/models.js';
+import type { JobListWire } from '../../src/contract/jobs.js';
+import type { ModelListItemWire, ModelListWire, ModelWire } from '../../src/contract/models.js';
 
 const unfinished = (s: string) => s === 'pending' || s === 'running';
 
+/** Whether any item of a list is unfinished. */
+const anyUnfinished = (list: { items: readonly { status: string }[] }) =>
+  list.items.some((x) => unfinished(x.status));
+
+/** Whether one run is unfinished. */
+const isUnfinished = (run: { status: string }) => unfinished(run.status);
+
+/**
+ * What `load` answers, loaded again whenever `deps` change, refreshed by the live events of `topic`
+ * and polled while `busy(data)`.
+ */
+function useKeptFresh<T>(
+  load: (api: DashboardApi) => Promise<T>,
+  deps: readonly unknown[],
+  topic: LiveTopic,
+  busy: (data: T) => boolean,
+): AsyncState<T> {
+  const api = useApi();
+  const state = useAsync(() => load(api), [api, ...deps]);
+  useRefresh(state.reload, { topics: [topic], active: state.data !== undefined && busy(state.data) });
+  return state;
+}
+
 /** Newest datasets (up to `limit`), refreshed while any is unfinished. */
 export function useDatasets(limit = 100): AsyncState<DatasetList> {
-  const api = useApi();
-  const state = useAsync(() => api.listDatasets({ limit }), [api, limit]);
-  useRefresh(state.reload, {
-    topics: ['datasets'],
-    active: state.data?.items.some((d) => unfinished(d.status)) ?? false,
-  });
-  return state;
+  return useKeptFresh((api) => api.listDatasets({ limit }), [limit], 'datasets', anyUnfinished);
 }
 
 /** Newest models (up to `limit`), refreshed while any is unfinished. */
 export function useModels(limit = 100): AsyncState<ModelListWire> {
-  const api = useApi();
-  const state = useAsync(() => api.listModels({ limit }), [api, limit]);
-  useRefresh(state.reload, {
-    topics: ['models'],
-    active: state.data?.items.some((m) => unfinished(m.status)) ?? false,
-  });
-  return state;
+  return useKeptFresh((api) => api.listModels({ limit }), [limit], 'models', anyUnfinished);
+}
+
+/** Newest scoring jobs (up to `limit`), of one model if given, refreshed while any is unfinished. */
+export function useJobs(limit: number, modelId?: string): AsyncState<JobListWire> {
+  const query = { limit, ...(modelId !== undefined ? { model_id: modelId } : {}) };
+  return useKeptFresh((api) => api.listJobs(query), [limit, modelId], 'jobs', anyUnfinished);
+}
+
+/** One dataset, refreshed while it is being generated. */
+export function useDataset(id: string): AsyncState<Dataset> {
+  return useKeptFresh((api) => api.getDataset(id), [id], 'datasets', isUnfinished);
+}
+
+/** One model, refreshed while it is being trained. */
+export function useModel(id: string): AsyncState<ModelWire> {
+  return useKeptFresh((api) => api.getModel(id), [id], 'models', isUnfinished);
 }
 
 /** The fraction of a model's training done, from its progress. */

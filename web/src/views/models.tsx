@@ -19,7 +19,7 @@ import {
 } from '../../../src/contract/evaluation.js';
 import type { ModelSummaryWire, ModelWire } from '../../../src/contract/models.js';
 import { useApi } from '../api-context.js';
-import { modelLabel, unfinished, useDatasets, useModels } from '../data.js';
+import { modelLabel, unfinished, useDatasets, useJobs, useModel, useModels } from '../data.js';
 import { checkBody, unchosen, useSubmit } from '../forms.js';
 import { fmtDuration, fmtInt, fmtNum, fmtPct, fmtTime, shortId } from '../format.js';
 import { useRefresh } from '../live.js';
@@ -645,17 +645,8 @@ function EvaluationChooser({ modelId, jobs }: { modelId: string; jobs: AsyncStat
 }
 
 function ModelPage({ modelId }: { modelId: string }) {
-  const api = useApi();
-  const model = useAsync(() => api.getModel(modelId), [api, modelId]);
-  useRefresh(model.reload, {
-    topics: ['models'],
-    active: model.data ? unfinished(model.data.status) : false,
-  });
-  const jobs = useAsync(() => api.listJobs({ model_id: modelId, limit: 100 }), [api, modelId]);
-  useRefresh(jobs.reload, {
-    topics: ['jobs'],
-    active: jobs.data?.items.some((j) => unfinished(j.status)) ?? false,
-  });
+  const model = useModel(modelId);
+  const jobs = useJobs(100, modelId);
   return (
     <AsyncView state={model} loadingText="Loading model">
       {(m) =>
