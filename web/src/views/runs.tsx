@@ -6,75 +6,89 @@ import type { ReactNode } from 'react';
 import type { Dataset } from '../../../src/contract/datasets.js';
 import type { JobWire } from '../../../src/contract/jobs.js';
 import type { ModelListItemWire } from '../../../src/contract/models.js';
+import type { DashboardApi } from '../api.js';
 import { useApi } from '../api-context.js';
-import { trainingFraction, trainingLabel, unfinished, useDatasets, useModels } from '../data.js';
+import {
+  trainingFraction,
+  trainingLabel,
+  unfinished,
+  useDataset,
+  useDatasets,
+  useJobs,
+  useModel,
+  useModels,
+} from '../data.js';
 import { fmtDuration, fmtInt, fmtNum, fmtTime, secondsBetween, shortId } from '../format.js';
-import { useRefresh } from '../live.js';
 import { hrefOf, Link, setParams, useLocation } from '../router.js';
-import { useAction, useAsync, type AsyncState } from '../use-async.js';
+import { useAction, type AsyncState } from '../use-async.js';
 import { AsyncList, AsyncView, ErrorBox } from '../components/states.js';
 import { ConfirmButton, numeric, Panel, ProgressBar, Status, Table } from '../components/widgets.js';
 import type { Column } from '../components/widgets.js';
 
 const rate = (rows: number, s: number | null) => (s !== null && s > 0 ? `${fmtInt(rows / s)} rows/s` : '—');
 
-function DatasetDetail({ id, onDeleted }: { id: string; onDeleted: () => void }) {
+/** What a run's detail shows of every run. */
+interface RunBase {
+  id: string;
+  name: string;
+  status: string;
+  error: string | null;
+  params: unknown;
+}
+
+/**
+ * A run's detail, shown while the URL parameter named after its `kind` is set: its id, name and
+ * status, then `children(run)` (more properties), its progress while unfinished, its parameters and
+ * `more(run)`. `openLink` (to open the run elsewhere) is shown once it is completed; the run can be
+ * deleted after a confirmation.
+ */
+function RunDetail<R extends RunBase>(props: {
+  kind: 'dataset' | 'model';
+  run: AsyncState<R>;
+  openLink: ReactNode;
+  progress: (run: R) => { fraction: number; label: string };
+  confirmLabel: string;
+  remove: (api: DashboardApi) => Promise<unknown>;
+  onDeleted: () => void;
+  more?: (run: R) => ReactNode;
+  children: (run: R) => ReactNode;
+}) {
   const api = useApi();
-  const ds = useAsync(() => api.getDataset(id), [api, id]);
-  useRefresh(ds.reload, { topics: ['datasets'], active: ds.data ? unfinished(ds.data.status) : false });
   const remove = useAction(async () => {
-    await api.deleteDataset(id);
-    onDeleted();
+    await props.remove(api);
+    props.onDeleted();
   });
   return (
     <Panel
-      title="Dataset"
+      title={props.kind === 'dataset' ? 'Dataset' : 'Model'}
       actions={
         <>
-          {ds.data?.status === 'completed' && (
-            <Link href={hrefOf('analytics', { dataset: id })}>Analytics</Link>
-          )}
-          <ConfirmButton label="Delete" confirmLabel="Delete dataset and its rows" onConfirm={remove.run} />
-          <button type="button" className="secondary" onClick={() => setParams({ dataset: undefined })}>
+          {props.run.data?.status === 'completed' && props.openLink}
+          <ConfirmButton label="Delete" confirmLabel={props.confirmLabel} onConfirm={remove.run} />
+          <button type="button" className="secondary" onClick={() => setParams({ [props.kind]: undefined })}>
             Close
           </button>
         </>
       }
     >
       {remove.error && <ErrorBox error={remove.error} />}
-      <AsyncView state={ds}>
-        {(d) => (
+      <AsyncView state={props.run}>
+        {(r) => (
           <>
             <dl className="props">
               <dt>id</dt>
-              <dd className="mono">{d.id}</dd>
+              <dd className="mono">{r.id}</dd>
               <dt>name</dt>
-              <dd>{d.name}</dd>
+              <dd>{r.name}</dd>
               <dt>status</dt>
               <dd>
-                <Status status={d.status} /> {d.error && <span className="form-error">{d.error}</span>}
+                <Status status={r.status} /> {r.error && <span className="form-error">{r.error}</span>}
               </dd>
-              <dt>rows</dt>
-              <dd>
-                {fmtInt(d.row_count)} of {fmtInt(d.rows_total)} · {d.host_count} hosts
-              </dd>
-              <dt>created</dt>
-              <dd>{fmtTime(d.created_at)}</dd>
-              <dt>generation</dt>
-              <dd>
-                {fmtDuration(secondsBetween(d.started_at, d.finished_at))} ·{' '}
-                {rate(d.row_count, secondsBetween(d.started_at, d.finished_at))}
-              </dd>
+              {props.children(r)}
             </dl>
-            {unfinished(d.status) && <ProgressBar fraction={d.progress} label="generating" />}
-            <h3>Parameters</h3>
-            <pre className="json">{JSON.stringify(d.params, null, 2)}</pre>
-            {d.stats && (
-              <>
-                <h3>Statistics</h3>
-                <pre className="json">{JSON.stringify(d.stats, null, 2)}</pre>
-              </>
-            )}
+            {unfinished(r.status) && <ProgressBar {...props.progress(r)} />}
+            <JsonBlock title="Parameters" value={r.params} />
+            {props.more?.(r)}
           </>
         )}
       </AsyncView>
@@ -82,80 +96,95 @@ function DatasetDetail({ id, onDeleted }: { id: string; onDeleted: () => void })
   );
 }
 
-function ModelDetail({ id, onDeleted }: { id: string; onDeleted: () => void }) {
-  const api = useApi();
-  const m = useAsync(() => api.getModel(id), [api, id]);
-  useRefresh(m.reload, { topics: ['models'], active: m.data ? unfinished(m.data.status) : false });
-  const remove = useAction(async () => {
-    await api.deleteModel(id);
-    onDeleted();
-  });
+/** A titled block of JSON (a run's parameters, a dataset's statistics). */
+function JsonBlock({ title, value }: { title: string; value: unknown }) {
   return (
-    <Panel
-      title="Model"
-      actions={
-        <>
-          {m.data?.status === 'completed' && (
-            <Link href={hrefOf('models', { model: id })}>Open in Models</Link>
-          )}
-          <ConfirmButton label="Delete" confirmLabel="Delete model" onConfirm={remove.run} />
-          <button type="button" className="secondary" onClick={() => setParams({ model: undefined })}>
-            Close
-          </button>
-        </>
-      }
+    <>
+      <h3>{title}</h3>
+      <pre className="json">{JSON.stringify(value, null, 2)}</pre>
+    </>
+  );
+}
+
+function DatasetDetail({ id, onDeleted }: { id: string; onDeleted: () => void }) {
+  const ds = useDataset(id);
+  return (
+    <RunDetail
+      kind="dataset"
+      openLink={<Link href={hrefOf('analytics', { dataset: id })}>Analytics</Link>}
+      run={ds}
+      progress={(d) => ({ fraction: d.progress, label: 'generating' })}
+      confirmLabel="Delete dataset and its rows"
+      remove={(api) => api.deleteDataset(id)}
+      onDeleted={onDeleted}
+      more={(d) => d.stats && <JsonBlock title="Statistics" value={d.stats} />}
     >
-      {remove.error && <ErrorBox error={remove.error} />}
-      <AsyncView state={m}>
-        {(d) => (
-          <>
-            <dl className="props">
-              <dt>id</dt>
-              <dd className="mono">{d.id}</dd>
-              <dt>name</dt>
-              <dd>{d.name}</dd>
-              <dt>status</dt>
+      {(d) => (
+        <>
+          <dt>rows</dt>
+          <dd>
+            {fmtInt(d.row_count)} of {fmtInt(d.rows_total)} · {d.host_count} hosts
+          </dd>
+          <dt>created</dt>
+          <dd>{fmtTime(d.created_at)}</dd>
+          <dt>generation</dt>
+          <dd>
+            {fmtDuration(secondsBetween(d.started_at, d.finished_at))} ·{' '}
+            {rate(d.row_count, secondsBetween(d.started_at, d.finished_at))}
+          </dd>
+        </>
+      )}
+    </RunDetail>
+  );
+}
+
+function ModelDetail({ id, onDeleted }: { id: string; onDeleted: () => void }) {
+  const m = useModel(id);
+  return (
+    <RunDetail
+      kind="model"
+      openLink={<Link href={hrefOf('models', { model: id })}>Open in Models</Link>}
+      run={m}
+      progress={(d) => ({ fraction: trainingFraction(d), label: trainingLabel(d) })}
+      confirmLabel="Delete model"
+      remove={(api) => api.deleteModel(id)}
+      onDeleted={onDeleted}
+    >
+      {(d) => (
+        <>
+          <dt>dataset</dt>
+          <dd className="mono">{d.dataset_id ?? 'deleted'}</dd>
+          <dt>components</dt>
+          <dd>
+            k = {d.n_components ?? '—'} · {fmtInt(d.n_samples)} samples
+            {d.summary && ` · ${(d.summary.cumulative_explained_variance * 100).toFixed(2)} % variance`}
+          </dd>
+          <dt>created</dt>
+          <dd>{fmtTime(d.created_at)}</dd>
+          {d.timings && (
+            <>
+              <dt>timings</dt>
               <dd>
-                <Status status={d.status} /> {d.error && <span className="form-error">{d.error}</span>}
+                total {fmtDuration(d.timings.total_s)} · moments {fmtDuration(d.timings.moments_s)} · robust{' '}
+                {fmtDuration(d.timings.robust_s)} · limits {fmtDuration(d.timings.limits_s)} · artifact{' '}
+                {fmtDuration(d.timings.artifact_write_s)}
               </dd>
-              <dt>dataset</dt>
-              <dd className="mono">{d.dataset_id ?? 'deleted'}</dd>
-              <dt>components</dt>
+              <dt>throughput</dt>
               <dd>
-                k = {d.n_components ?? '—'} · {fmtInt(d.n_samples)} samples
-                {d.summary && ` · ${(d.summary.cumulative_explained_variance * 100).toFixed(2)} % variance`}
+                {fmtInt(d.timings.rows_per_s)} rows/s · {d.timings.passes} passes · peak RSS{' '}
+                {fmtNum(d.timings.peak_rss_mb, 4)} MB
               </dd>
-              <dt>created</dt>
-              <dd>{fmtTime(d.created_at)}</dd>
-              {d.timings && (
-                <>
-                  <dt>timings</dt>
-                  <dd>
-                    total {fmtDuration(d.timings.total_s)} · moments {fmtDuration(d.timings.moments_s)} ·
-                    robust {fmtDuration(d.timings.robust_s)} · limits {fmtDuration(d.timings.limits_s)} ·
-                    artifact {fmtDuration(d.timings.artifact_write_s)}
-                  </dd>
-                  <dt>throughput</dt>
-                  <dd>
-                    {fmtInt(d.timings.rows_per_s)} rows/s · {d.timings.passes} passes · peak RSS{' '}
-                    {fmtNum(d.timings.peak_rss_mb, 4)} MB
-                  </dd>
-                </>
-              )}
-              {d.artifact_path && (
-                <>
-                  <dt>artifact</dt>
-                  <dd className="mono">{d.artifact_path}</dd>
-                </>
-              )}
-            </dl>
-            {unfinished(d.status) && <ProgressBar fraction={trainingFraction(d)} label={trainingLabel(d)} />}
-            <h3>Parameters</h3>
-            <pre className="json">{JSON.stringify(d.params, null, 2)}</pre>
-          </>
-        )}
-      </AsyncView>
-    </Panel>
+            </>
+          )}
+          {d.artifact_path && (
+            <>
+              <dt>artifact</dt>
+              <dd className="mono">{d.artifact_path}</dd>
+            </>
+          )}
+        </>
+      )}
+    </RunDetail>
   );
 }
 
@@ -272,15 +301,10 @@ function ListPanel<T>(props: {
 }
 
 export function RunsView() {
-  const api = useApi();
   const { params } = useLocation();
   const datasets = useDatasets(100);
   const models = useModels(100);
-  const jobs = useAsync(() => api.listJobs({ limit: 50 }), [api]);
-  useRefresh(jobs.reload, {
-    topics: ['jobs'],
-    active: jobs.data?.items.some((j) => unfinished(j.status)) ?? false,
-  });
+  const jobs = useJobs(50);
   const selDataset = params.get('dataset');
   const selModel = params.get('model');
 
