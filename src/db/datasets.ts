@@ -8,7 +8,7 @@ import { ConflictError, NotFoundError } from '../core/errors.js';
 import { withDatabaseErrors } from './errors.js';
 import { notifyDatasetProgress, notifyDatasetStatus } from './events.js';
 import { dropJobScoresPartition } from './job-scores.js';
-import { claimExpiredLeases, LEASE_EXPIRY_SQL, lostLeaseError, startLeasedWork } from './leases.js';
+import { claimExpiredLeases, LEASE_EXPIRY_SQL, startLeasedWork, updateLeasedRunning } from './leases.js';
 import { cursorTimestampSql, keysetCondition, toPage, type Page } from './pagination.js';
 import { withTransaction, type Pool, type Queryable } from './pool.js';
 import { dropTelemetryPartition, telemetryPartitionName } from './telemetry.js';
@@ -148,12 +148,14 @@ export async function updateDatasetProgress(
   rowCount: number,
 ): Promise<void> {
   await withDatabaseErrors(async () => {
-    const { rowCount: n } = await pool.query(
-      `UPDATE datasets SET row_count = $3, lease_expires_at = ${LEASE_EXPIRY_SQL}
-        WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
-      [id, owner, rowCount],
+    await updateLeasedRunning(
+      pool,
+      'datasets',
+      id,
+      owner,
+      `row_count = $3, lease_expires_at = ${LEASE_EXPIRY_SQL}`,
+      [rowCount],
     );
-    if (n !== 1) throw lostLeaseError('datasets', id, owner, 'running');
     await notifyDatasetProgress(pool, id);
   });
 }
@@ -173,14 +175,15 @@ export async function markDatasetCompleted(
   stats?: Record<string, unknown>,
 ): Promise<void> {
   await withDatabaseErrors(async () => {
-    const { rowCount: n } = await pool.query(
-      `UPDATE datasets
-          SET status = 'completed', row_count = $3, stats = $4, finished_at = now(),
-              lease_owner = NULL, lease_expires_at = NULL
-        WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
-      [id, owner, rowCount, stats === undefined ? null : JSON.stringify(stats)],
+    await updateLeasedRunning(
+      pool,
+      'datasets',
+      id,
+      owner,
+      `status = 'completed', row_count = $3, stats = $4, finished_at = now(),
+       lease_owner = NULL, lease_expires_at = NULL`,
+      [rowCount, stats === undefined ? null : JSON.stringify(stats)],
     );
-    if (n !== 1) throw lostLeaseError('datasets', id, owner, 'running');
     await notifyDatasetStatus(pool, id);
   });
 }

@@ -15,6 +15,7 @@ import { cursorTimestampSql, keysetCondition, toPage, type Page } from './pagina
 import type { Queryable } from './pool.js';
 import { toDatabaseError } from './errors.js';
 import { notifyJobProgress, notifyJobStatus } from './events.js';
+import { updateLeasedRunning } from './leases.js';
 
 /** Job statuses, as stored. */
 export type JobStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -343,16 +344,6 @@ export async function heartbeatJob(
   return rows.length === 1;
 }
 
-/** Thrown by fenced writes when the caller no longer holds the job's lease. */
-export class LeaseLostError extends ConflictError {
-  constructor(jobId: string, owner: string) {
-    super(`job ${jobId} is no longer leased to ${owner} (taken over, cancelled or ended)`, {
-      job_id: jobId,
-      owner,
-    });
-  }
-}
-
 /**
  * Moves the checkpoint after a chunk: to be called inside the chunk's transaction, before its
  * scores are copied in, so the job row is locked for the rest of it and the scores and the
@@ -374,15 +365,16 @@ export async function saveCheckpoint(
   rowsDone: number,
   scoringMsDelta: number,
 ): Promise<void> {
-  const rows = await run(
+  await updateLeasedRunning(
     client,
-    `UPDATE jobs SET next_row_id = $3, rows_done = $4,
-       timings = jsonb_set(coalesce(timings, '{}'::jsonb), '{scoring_ms}',
-         to_jsonb(coalesce((timings->>'scoring_ms')::double precision, 0) + $5))
-     WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING id`,
-    [id, owner, nextRowId, rowsDone, scoringMsDelta],
+    'jobs',
+    id,
+    owner,
+    `next_row_id = $3, rows_done = $4,
+     timings = jsonb_set(coalesce(timings, '{}'::jsonb), '{scoring_ms}',
+       to_jsonb(coalesce((timings->>'scoring_ms')::double precision, 0) + $5))`,
+    [nextRowId, rowsDone, scoringMsDelta],
   );
-  if (rows.length !== 1) throw new LeaseLostError(id, owner);
   await notifyJobProgress(client, id);
 }
 
@@ -392,12 +384,7 @@ export async function saveCheckpoint(
  * @throws LeaseLostError when the lease is not ours any more
  */
 export async function setJobPhase(db: Queryable, id: string, owner: string, phase: JobPhase): Promise<void> {
-  const rows = await run(
-    db,
-    `UPDATE jobs SET phase = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING id`,
-    [id, owner, phase],
-  );
-  if (rows.length !== 1) throw new LeaseLostError(id, owner);
+  await updateLeasedRunning(db, 'jobs', id, owner, 'phase = $3', [phase]);
   await notifyJobStatus(db, id);
 }
 
@@ -414,17 +401,18 @@ export async function completeJob(
   owner: string,
   alertsMsDelta: number,
 ): Promise<JobRecord> {
-  const rows = await run(
+  const rows = await updateLeasedRunning(
     db,
-    `UPDATE jobs SET status = 'completed', phase = 'done', finished_at = now(),
-       lease_owner = NULL, lease_expires_at = NULL,
-       timings = jsonb_set(coalesce(timings, '{}'::jsonb), '{alerts_ms}',
-         to_jsonb(coalesce((timings->>'alerts_ms')::double precision, 0) + $3))
-     WHERE id = $1 AND lease_owner = $2 AND status = 'running'
-     RETURNING ${COLUMNS}`,
-    [id, owner, alertsMsDelta],
+    'jobs',
+    id,
+    owner,
+    `status = 'completed', phase = 'done', finished_at = now(),
+     lease_owner = NULL, lease_expires_at = NULL,
+     timings = jsonb_set(coalesce(timings, '{}'::jsonb), '{alerts_ms}',
+       to_jsonb(coalesce((timings->>'alerts_ms')::double precision, 0) + $3))`,
+    [alertsMsDelta],
+    COLUMNS,
   );
-  if (rows.length !== 1) throw new LeaseLostError(id, owner);
   await notifyJobStatus(db, id);
   return parseRow(rows[0]);
 }

@@ -102,8 +102,7 @@ export async function heartbeatLease(
 /**
  * Moves a pending row held by `owner` to `running`, stamps `started_at` and renews the lease.
  *
- * @throws ConflictError (see {@link lostLeaseError}) when the row is not pending under `owner`'s
- *   lease
+ * @throws LeaseLostError when the row is not pending under `owner`'s lease
  */
 export async function startLeasedWork(
   db: Queryable,
@@ -123,18 +122,50 @@ export async function startLeasedWork(
   } catch (err) {
     throw toDatabaseError(err);
   }
-  if (rowCount !== 1) throw lostLeaseError(table, id, owner, 'pending');
+  if (rowCount !== 1) throw new LeaseLostError(table, id, owner, 'pending');
 }
 
-/** The error of work whose row is no longer `expected` under `owner`'s lease: it must stop. */
-export function lostLeaseError(
+/**
+ * Work whose row is no longer `expected` under `owner`'s lease (taken over by another server,
+ * cancelled, failed or ended): it must stop, and a transaction it is in must roll back.
+ */
+export class LeaseLostError extends ConflictError {
+  constructor(table: LeasedTable, id: string, owner: string, expected: 'pending' | 'running' = 'running') {
+    const kind = table === 'datasets' ? 'dataset' : table === 'models' ? 'model' : 'job';
+    super(`${kind} ${id} is not ${expected} under a lease held by ${owner}`, { id, owner });
+  }
+}
+
+/**
+ * A fenced write: updates a running row only while `owner` holds its lease. `set` is the SET
+ * list (SQL written by the caller, never from input), whose parameters start at $3 (`values`),
+ * after the id ($1) and the owner ($2).
+ *
+ * @param returning - a RETURNING list, when the caller wants the updated row
+ * @returns the updated row (with `returning`), else an empty list
+ * @throws LeaseLostError when the row is not running under `owner`'s lease
+ */
+export async function updateLeasedRunning(
+  db: Queryable,
   table: LeasedTable,
   id: string,
   owner: string,
-  expected: 'pending' | 'running',
-): ConflictError {
-  const kind = table === 'datasets' ? 'dataset' : table === 'models' ? 'model' : 'job';
-  return new ConflictError(`${kind} ${id} is not ${expected} under a lease held by ${owner}`, { id });
+  set: string,
+  values: readonly unknown[],
+  returning?: string,
+): Promise<Record<string, unknown>[]> {
+  let result: { rowCount: number | null; rows: Record<string, unknown>[] };
+  try {
+    result = await db.query(
+      `UPDATE ${checkTable(table)} SET ${set}
+        WHERE id = $1 AND lease_owner = $2 AND status = 'running'${returning ? ` RETURNING ${returning}` : ''}`,
+      [id, owner, ...values],
+    );
+  } catch (err) {
+    throw toDatabaseError(err);
+  }
+  if (result.rowCount !== 1) throw new LeaseLostError(table, id, owner);
+  return result.rows;
 }
 
 /** Gives up `owner`'s lease on a row (no-op when it is not ours). */

@@ -14,7 +14,7 @@ import { ConflictError, NotFoundError } from '../core/errors.js';
 import { withDatabaseErrors } from './errors.js';
 import { notifyModelProgress, notifyModelStatus } from './events.js';
 import { dropJobScoresPartition } from './job-scores.js';
-import { claimExpiredLeases, LEASE_EXPIRY_SQL, lostLeaseError, startLeasedWork } from './leases.js';
+import { claimExpiredLeases, LEASE_EXPIRY_SQL, startLeasedWork, updateLeasedRunning } from './leases.js';
 import { cursorTimestampSql, keysetCondition, toPage, type Page } from './pagination.js';
 import { withTransaction, type Pool, type Queryable } from './pool.js';
 
@@ -268,12 +268,14 @@ export async function updateModelProgress(
   progress: TrainingProgress,
 ): Promise<void> {
   await withDatabaseErrors(async () => {
-    const { rowCount } = await pool.query(
-      `UPDATE models SET progress = $3, lease_expires_at = ${LEASE_EXPIRY_SQL}
-        WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
-      [id, owner, progressJson(progress)],
+    await updateLeasedRunning(
+      pool,
+      'models',
+      id,
+      owner,
+      `progress = $3, lease_expires_at = ${LEASE_EXPIRY_SQL}`,
+      [progressJson(progress)],
     );
-    if (rowCount !== 1) throw lostLeaseError('models', id, owner, 'running');
     await notifyModelProgress(pool, id);
   });
 }
@@ -299,14 +301,14 @@ export async function markModelCompleted(
   done: CompletedModel,
 ): Promise<void> {
   await withDatabaseErrors(async () => {
-    const { rowCount } = await pool.query(
-      `UPDATE models
-          SET status = 'completed', model = $3, artifact_path = $4, n_samples = $5, timings = $6,
-              progress = $7, finished_at = now(), lease_owner = NULL, lease_expires_at = NULL
-        WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
+    await updateLeasedRunning(
+      pool,
+      'models',
+      id,
+      owner,
+      `status = 'completed', model = $3, artifact_path = $4, n_samples = $5, timings = $6,
+       progress = $7, finished_at = now(), lease_owner = NULL, lease_expires_at = NULL`,
       [
-        id,
-        owner,
         JSON.stringify(done.model),
         done.artifactPath,
         done.nSamples,
@@ -319,7 +321,6 @@ export async function markModelCompleted(
         }),
       ],
     );
-    if (rowCount !== 1) throw lostLeaseError('models', id, owner, 'running');
     await notifyModelStatus(pool, id);
   });
 }

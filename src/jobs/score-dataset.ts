@@ -39,14 +39,13 @@ import {
   createJob,
   failJob,
   heartbeatJob,
-  LeaseLostError,
   markJobCancelled,
   saveCheckpoint,
   setJobPhase,
   type JobPolicy,
   type JobRecord,
 } from '../db/jobs.js';
-import { HEARTBEAT_INTERVAL_MS, LEASE_TTL_MS } from '../db/leases.js';
+import { HEARTBEAT_INTERVAL_MS, LEASE_TTL_MS, LeaseLostError } from '../db/leases.js';
 import { getModel } from '../db/models.js';
 import { withTransaction, type Pool } from '../db/pool.js';
 import { readMetricsChunks } from '../db/telemetry.js';
@@ -200,7 +199,7 @@ export async function runScoreDatasetJob(
   }, beat);
   timer.unref();
   const checkStop = () => {
-    if (leaseLost) throw new LeaseLostError(jobId, owner);
+    if (leaseLost) throw new LeaseLostError('jobs', jobId, owner);
     if (options.signal?.aborted) throw new StopError('stopped');
   };
 

@@ -17,12 +17,11 @@ import {
   acquireJobLease,
   getJob,
   heartbeatJob,
-  LeaseLostError,
   listJobs,
   saveCheckpoint,
   type JobPolicy,
 } from '../../src/db/jobs.js';
-import { releaseLease } from '../../src/db/leases.js';
+import { LeaseLostError, releaseLease } from '../../src/db/leases.js';
 import { getModel } from '../../src/db/models.js';
 import { createPool, withTransaction, type Pool } from '../../src/db/pool.js';
 import { generateDataset } from '../../src/generator/ingest.js';
