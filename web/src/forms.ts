@@ -2,7 +2,7 @@
  * Form helpers: turning zod issues and the API's invalid-input details into per-field messages,
  * and submitting a form checked against the contract's schema.
  */
-import { useState, type FormEvent } from 'react';
+import { useState, type Dispatch, type FormEvent, type SetStateAction } from 'react';
 import type { z } from 'zod';
 import { ApiError } from './api.js';
 
@@ -44,6 +44,32 @@ export function apiFieldErrors(err: unknown): FieldErrors {
 export function numberOrUndefined(text: string): number | undefined {
   const t = text.trim();
   return t === '' ? undefined : Number(t);
+}
+
+/** What binds an input to one field of a form: its wire name, value, change handler and the form's messages. */
+export interface FieldBinding {
+  /** The field's wire name (its messages are looked up under it). */
+  name: string;
+  value: string;
+  onChange: (v: string) => void;
+  errors: FieldErrors;
+}
+
+/**
+ * Binds a form's inputs to its text fields, held in `values` by wire name: `field(name)` is what
+ * an input of field `name` needs, its changes going to `setValues`.
+ */
+export function bindFields<F extends { [K in keyof F]: string }>(
+  values: F,
+  setValues: Dispatch<SetStateAction<F>>,
+  errors: FieldErrors,
+): (name: keyof F & string) => FieldBinding {
+  return (name) => ({
+    name,
+    value: values[name],
+    onChange: (v) => setValues((s) => ({ ...s, [name]: v })),
+    errors,
+  });
 }
 
 /** A form's body once it passes the contract's schema, or the messages to show instead. */

@@ -1,18 +1,13 @@
 /** Labelled form inputs that show their field's validation message, and a form's submit button. */
 import { useId, type ReactNode } from 'react';
 import { datasetLabel, modelLabel } from '../data.js';
-import type { FieldErrors } from '../forms.js';
+import type { FieldBinding, FieldErrors } from '../forms.js';
 import type { AsyncState } from '../use-async.js';
 import type { DatasetList } from '../../../src/contract/datasets.js';
 import type { ModelListWire } from '../../../src/contract/models.js';
 
-interface InputProps {
+interface InputProps extends FieldBinding {
   label: string;
-  /** The field's wire name (its messages are looked up under it). */
-  name: string;
-  value: string;
-  onChange: (v: string) => void;
-  errors: FieldErrors;
   type?: 'text' | 'number';
   step?: string;
   placeholder?: string;

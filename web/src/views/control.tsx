@@ -15,6 +15,7 @@ import { useApi } from '../api-context.js';
 import { trainingFraction, trainingLabel, unfinished, useDatasets, useModels } from '../data.js';
 import {
   apiFieldErrors,
+  bindFields,
   checkBody,
   numberOrUndefined,
   useSubmit,
@@ -69,7 +70,6 @@ function GenerateForm({ onCreated }: { onCreated: () => void }) {
     seed: '42',
     anomaly_rate: '0.02',
   });
-  const set = (k: keyof GenerateFields) => (v: string) => setF((s) => ({ ...s, [k]: v }));
 
   const hosts = Number(f.host_count);
   const steps = Math.floor(Number(f.duration_s) / Number(f.interval_s));
@@ -83,60 +83,27 @@ function GenerateForm({ onCreated }: { onCreated: () => void }) {
       return `Generating ${ds.name} (${fmtInt(ds.rows_total)} rows)`;
     },
   );
+  const field = bindFields(f, setF, errors);
 
   return (
     <Panel title="Generate a dataset">
       <form onSubmit={onSubmit} noValidate aria-label="Generate a dataset">
         <div className="fields">
-          <InputField
-            label="Name"
-            name="name"
-            value={f.name}
-            onChange={set('name')}
-            errors={errors}
-            placeholder="automatic"
-          />
-          <InputField
-            label="Hosts"
-            name="host_count"
-            type="number"
-            value={f.host_count}
-            onChange={set('host_count')}
-            errors={errors}
-          />
+          <InputField label="Name" {...field('name')} placeholder="automatic" />
+          <InputField label="Hosts" type="number" {...field('host_count')} />
           <InputField
             label="Duration (s)"
-            name="duration_s"
             type="number"
-            value={f.duration_s}
-            onChange={set('duration_s')}
-            errors={errors}
+            {...field('duration_s')}
             hint={fmtDuration(Number(f.duration_s))}
           />
-          <InputField
-            label="Interval (s)"
-            name="interval_s"
-            type="number"
-            value={f.interval_s}
-            onChange={set('interval_s')}
-            errors={errors}
-          />
-          <InputField
-            label="Seed"
-            name="seed"
-            type="number"
-            value={f.seed}
-            onChange={set('seed')}
-            errors={errors}
-          />
+          <InputField label="Interval (s)" type="number" {...field('interval_s')} />
+          <InputField label="Seed" type="number" {...field('seed')} />
           <InputField
             label="Anomaly rate"
-            name="anomaly_rate"
             type="number"
             step="0.01"
-            value={f.anomaly_rate}
-            onChange={set('anomaly_rate')}
-            errors={errors}
+            {...field('anomaly_rate')}
             hint="0 – 0.5"
           />
         </div>
@@ -154,9 +121,7 @@ function GenerateForm({ onCreated }: { onCreated: () => void }) {
 function TrainForm({ datasets, onTrained }: { datasets: AsyncState<DatasetList>; onTrained: () => void }) {
   const api = useApi();
   const [datasetId, setDatasetId] = useState('');
-  const [name, setName] = useState('');
-  const [variance, setVariance] = useState('0.95');
-  const [nComponents, setNComponents] = useState('');
+  const [f, setF] = useState({ name: '', variance: '0.95', n_components: '' });
   const [exclude, setExclude] = useState(false);
 
   const { errors, busy, result, onSubmit } = useSubmit(
@@ -165,10 +130,10 @@ function TrainForm({ datasets, onTrained }: { datasets: AsyncState<DatasetList>;
         TrainRequestSchema,
         withoutBlanks({
           dataset_id: datasetId,
-          variance: numberOrUndefined(variance),
-          n_components: numberOrUndefined(nComponents),
+          variance: numberOrUndefined(f.variance),
+          n_components: numberOrUndefined(f.n_components),
           exclude_labelled_anomalies: exclude,
-          name: name.trim() || undefined,
+          name: f.name.trim() || undefined,
         }),
         () => unchosen('dataset_id', datasetId, 'choose a completed dataset'),
       ),
@@ -178,37 +143,19 @@ function TrainForm({ datasets, onTrained }: { datasets: AsyncState<DatasetList>;
       return `Training model ${res.model_id.slice(0, 8)}`;
     },
   );
+  const field = bindFields(f, setF, errors);
 
   return (
     <Panel title="Train a model">
       <form onSubmit={onSubmit} noValidate aria-label="Train a model">
         <DatasetSelectField list={datasets} value={datasetId} onChange={setDatasetId} errors={errors} />
         <div className="fields">
-          <InputField
-            label="Name"
-            name="name"
-            value={name}
-            onChange={setName}
-            errors={errors}
-            placeholder="pca_v1"
-          />
-          <InputField
-            label="Variance kept"
-            name="variance"
-            type="number"
-            step="0.01"
-            value={variance}
-            onChange={setVariance}
-            errors={errors}
-            hint="(0, 1]"
-          />
+          <InputField label="Name" {...field('name')} placeholder="pca_v1" />
+          <InputField label="Variance kept" type="number" step="0.01" {...field('variance')} hint="(0, 1]" />
           <InputField
             label="Components (k)"
-            name="n_components"
             type="number"
-            value={nComponents}
-            onChange={setNComponents}
-            errors={errors}
+            {...field('n_components')}
             hint="instead of variance"
           />
         </div>
