@@ -124,6 +124,19 @@ export function numeric(label: string): Column {
   return { label, num: true };
 }
 
+/** A row's cells of figures (right-aligned, as under {@link numeric} headers), one per value. */
+export function FigureCells({ values }: { values: readonly ReactNode[] }) {
+  return (
+    <>
+      {values.map((v, i) => (
+        <td key={i} className="num">
+          {v}
+        </td>
+      ))}
+    </>
+  );
+}
+
 /** A table named `label` (its accessible name) with a header row of `columns`; `children` are its rows. */
 export function Table(props: { label: string; columns: readonly Column[]; children: ReactNode }) {
   return (

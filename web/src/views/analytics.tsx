@@ -27,7 +27,7 @@ import { hrefOf, Link, setParams, useLocation } from '../router.js';
 import { useAsync } from '../use-async.js';
 import { Chart, seriesColor } from '../components/chart.js';
 import { AsyncList, AsyncView, Empty } from '../components/states.js';
-import { Bars, Card, numeric, Panel, Table } from '../components/widgets.js';
+import { Bars, Card, FigureCells, numeric, Panel, Table } from '../components/widgets.js';
 
 const TOPK_TITLES: Record<TopKColumn, string> = {
   region: 'Regions',
@@ -82,11 +82,11 @@ function SummaryCards({ s }: { s: Summary }) {
                 return (
                   <tr key={m}>
                     <td>{m}</td>
-                    {[x?.min, x?.p50, x?.mean, x?.p95, x?.p99, x?.max, x?.stddev].map((v, i) => (
-                      <td className="num" key={i}>
-                        {fmtNum(v)}
-                      </td>
-                    ))}
+                    <FigureCells
+                      values={[x?.min, x?.p50, x?.mean, x?.p95, x?.p99, x?.max, x?.stddev].map((v) =>
+                        fmtNum(v),
+                      )}
+                    />
                   </tr>
                 );
               })}

@@ -32,6 +32,7 @@ import {
   Bars,
   Card,
   ConfirmButton,
+  FigureCells,
   numeric,
   Panel,
   ProgressBar,
@@ -133,9 +134,7 @@ function ArtifactSummary({ m }: { m: ModelWire }) {
             {s.metrics.map((name, i) => (
               <tr key={name}>
                 <td>{name}</td>
-                <td className="num">{fmtNum(s.median[i])}</td>
-                <td className="num">{fmtNum(s.mad[i])}</td>
-                <td className="num">{fmtNum(s.z_scale[i])}</td>
+                <FigureCells values={[s.median[i], s.mad[i], s.z_scale[i]].map((v) => fmtNum(v))} />
               </tr>
             ))}
           </Table>
@@ -422,15 +421,44 @@ function Curves({ e }: { e: EvaluationWire }) {
   );
 }
 
-function ErrorDistribution({
-  modelId,
-  datasetId,
-  jobId,
-}: {
+/** Episodes detected, overall and by anomaly type, with the time it took to detect them. */
+function EventsTable({ e }: { e: EvaluationWire }) {
+  return (
+    <div className="table-wrap">
+      <Table
+        label="Events by anomaly type"
+        columns={[
+          'type',
+          ...['episodes', 'detected', 'recall', 'mean time to detect', 'median time to detect'].map(numeric),
+        ]}
+      >
+        {[['all', e.events.overall] as const, ...Object.entries(e.events.by_type)].map(([t, v]) => (
+          <tr key={t}>
+            <td>{t}</td>
+            <FigureCells
+              values={[
+                fmtInt(v.episodes),
+                fmtInt(v.detected),
+                fmtPct(v.recall),
+                fmtNum(v.mean_time_to_detect_records, 3),
+                fmtNum(v.median_time_to_detect_records, 3),
+              ]}
+            />
+          </tr>
+        ))}
+      </Table>
+    </div>
+  );
+}
+
+/** What an evaluation is of: a model on a dataset, by one job's scores (else the latest completed job's). */
+interface EvaluationTarget {
   modelId: string;
   datasetId: string;
   jobId: string | undefined;
-}) {
+}
+
+function ErrorDistribution({ modelId, datasetId, jobId }: EvaluationTarget) {
   const api = useApi();
   const [groupBy, setGroupBy] = useState<ErrorGrouping>('anomaly_type');
   const state = useAsync(
@@ -487,14 +515,16 @@ function ErrorDistribution({
                   {d.groups.map((g) => (
                     <tr key={g.group ?? '(none)'}>
                       <td>{g.group ?? 'normal'}</td>
-                      <td className="num">{fmtInt(g.records)}</td>
-                      <td className="num">{fmtInt(g.anomalies)}</td>
-                      <td className="num">{fmtInt(g.caught)}</td>
-                      <td className="num">{fmtInt(g.missed)}</td>
-                      <td className="num">{fmtInt(g.false_alarms)}</td>
-                      <td className="num">{fmtNum(g.mean_score)}</td>
-                      <td className="num">{fmtInt(g.episodes)}</td>
-                      <td className="num">{fmtPct(g.event_recall)}</td>
+                      <FigureCells
+                        values={[
+                          ...[g.records, g.anomalies, g.caught, g.missed, g.false_alarms].map((n) =>
+                            fmtInt(n),
+                          ),
+                          fmtNum(g.mean_score),
+                          fmtInt(g.episodes),
+                          fmtPct(g.event_recall),
+                        ]}
+                      />
                     </tr>
                   ))}
                 </Table>
@@ -507,15 +537,7 @@ function ErrorDistribution({
   );
 }
 
-function Evaluation({
-  modelId,
-  datasetId,
-  jobId,
-}: {
-  modelId: string;
-  datasetId: string;
-  jobId: string | undefined;
-}) {
+function Evaluation({ modelId, datasetId, jobId }: EvaluationTarget) {
   const api = useApi();
   const state = useAsync(() => api.evaluate(modelId, datasetId, jobId), [api, modelId, datasetId, jobId]);
   return (
@@ -560,28 +582,7 @@ function Evaluation({
                 <Curves e={e} />
               </div>
               <h3>Events by anomaly type</h3>
-              <div className="table-wrap">
-                <Table
-                  label="Events by anomaly type"
-                  columns={[
-                    'type',
-                    ...['episodes', 'detected', 'recall', 'mean time to detect', 'median time to detect'].map(
-                      numeric,
-                    ),
-                  ]}
-                >
-                  {[['all', e.events.overall] as const, ...Object.entries(e.events.by_type)].map(([t, v]) => (
-                    <tr key={t}>
-                      <td>{t}</td>
-                      <td className="num">{fmtInt(v.episodes)}</td>
-                      <td className="num">{fmtInt(v.detected)}</td>
-                      <td className="num">{fmtPct(v.recall)}</td>
-                      <td className="num">{fmtNum(v.mean_time_to_detect_records, 3)}</td>
-                      <td className="num">{fmtNum(v.median_time_to_detect_records, 3)}</td>
-                    </tr>
-                  ))}
-                </Table>
-              </div>
+              <EventsTable e={e} />
             </>
           )}
         </AsyncView>
