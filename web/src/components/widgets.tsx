@@ -1,5 +1,11 @@
-/** Small pieces shared by the views: progress bars, status badges, confirmations, cards, tables. */
+/**
+ * Small pieces shared by the views: progress bars, status badges, confirmations, cards, tables,
+ * and the choice of a completed dataset or model.
+ */
 import { useState, type ReactNode } from 'react';
+import { setParams, useLocation } from '../router.js';
+import type { AsyncState } from '../use-async.js';
+import { AsyncView } from './states.js';
 
 /** A progress bar for a fraction in [0, 1]; `label` says what is under way. */
 export function ProgressBar({ fraction, label }: { fraction: number; label: string }) {
@@ -156,5 +162,55 @@ export function Table(props: { label: string; columns: readonly Column[]; childr
       </thead>
       <tbody>{props.children}</tbody>
     </table>
+  );
+}
+
+/**
+ * The choice of one completed item of `list` (a dataset, a model) for a view, kept in the URL
+ * parameter `param`: the item named there, else the newest completed one. Choosing another drops
+ * the URL parameters of `resets` (what was chosen within the previous item); `children(id)` shows
+ * the chosen item below the panel.
+ */
+export function CompletedChooser<T extends { id: string; status: string }>(props: {
+  /** The panel's title and the select's accessible name. */
+  title: string;
+  param: string;
+  list: AsyncState<{ items: readonly T[] }>;
+  /** An item's label in the select. */
+  optionLabel: (item: T) => string;
+  resets: readonly string[];
+  /** What the panel says when there is no completed item. */
+  empty: ReactNode;
+  children: (id: string) => ReactNode;
+}) {
+  const { params } = useLocation();
+  const chosen = params.get(props.param) ?? '';
+  const completed = props.list.data?.items.filter((x) => x.status === 'completed') ?? [];
+  const id = chosen || completed[0]?.id || '';
+  const choose = (value: string) =>
+    setParams({ [props.param]: value, ...Object.fromEntries(props.resets.map((r) => [r, undefined])) });
+  return (
+    <>
+      <Panel
+        title={props.title}
+        actions={
+          completed.length > 0 && (
+            <select aria-label={props.title} value={id} onChange={(e) => choose(e.target.value)}>
+              {chosen && !completed.some((x) => x.id === chosen) && <option value={chosen}>{chosen}</option>}
+              {completed.map((x) => (
+                <option key={x.id} value={x.id}>
+                  {props.optionLabel(x)}
+                </option>
+              ))}
+            </select>
+          )
+        }
+      >
+        <AsyncView state={props.list} isEmpty={() => id === ''} empty={props.empty}>
+          {() => <p className="muted mono">{id}</p>}
+        </AsyncView>
+      </Panel>
+      {id && props.children(id)}
+    </>
   );
 }

@@ -27,7 +27,7 @@ import { hrefOf, Link, setParams, useLocation } from '../router.js';
 import { useAsync } from '../use-async.js';
 import { Chart, seriesColor } from '../components/chart.js';
 import { AsyncList, AsyncView, Empty } from '../components/states.js';
-import { Bars, Card, FigureCells, numeric, Panel, Table } from '../components/widgets.js';
+import { Bars, Card, CompletedChooser, FigureCells, numeric, Panel, Table } from '../components/widgets.js';
 
 const TOPK_TITLES: Record<TopKColumn, string> = {
   region: 'Regions',
@@ -455,46 +455,20 @@ function DatasetAnalytics({ datasetId }: { datasetId: string }) {
 
 export function AnalyticsView() {
   const datasets = useDatasets(100);
-  const { params } = useLocation();
-  const chosen = params.get('dataset') ?? '';
-  const completed = datasets.data?.items.filter((d) => d.status === 'completed') ?? [];
-  const datasetId = chosen || completed[0]?.id || '';
   return (
-    <>
-      <Panel
-        title="Dataset"
-        actions={
-          completed.length > 0 && (
-            <select
-              aria-label="Dataset"
-              value={datasetId}
-              onChange={(e) =>
-                setParams({ dataset: e.target.value, host: undefined, from: undefined, to: undefined })
-              }
-            >
-              {chosen && !completed.some((d) => d.id === chosen) && <option value={chosen}>{chosen}</option>}
-              {completed.map((d) => (
-                <option key={d.id} value={d.id}>
-                  {datasetLabel(d)}
-                </option>
-              ))}
-            </select>
-          )
-        }
-      >
-        <AsyncView
-          state={datasets}
-          isEmpty={() => datasetId === ''}
-          empty={
-            <>
-              No completed dataset yet. <Link href={hrefOf('control')}>Generate one</Link>.
-            </>
-          }
-        >
-          {() => <p className="muted mono">{datasetId}</p>}
-        </AsyncView>
-      </Panel>
-      {datasetId && <DatasetAnalytics key={datasetId} datasetId={datasetId} />}
-    </>
+    <CompletedChooser
+      title="Dataset"
+      param="dataset"
+      list={datasets}
+      optionLabel={datasetLabel}
+      resets={['host', 'from', 'to']}
+      empty={
+        <>
+          No completed dataset yet. <Link href={hrefOf('control')}>Generate one</Link>.
+        </>
+      }
+    >
+      {(datasetId) => <DatasetAnalytics key={datasetId} datasetId={datasetId} />}
+    </CompletedChooser>
   );
 }

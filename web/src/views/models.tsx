@@ -31,6 +31,7 @@ import { AsyncList, AsyncView, Empty, ErrorBox } from '../components/states.js';
 import {
   Bars,
   Card,
+  CompletedChooser,
   ConfirmButton,
   FigureCells,
   numeric,
@@ -674,44 +675,20 @@ function ModelPage({ modelId }: { modelId: string }) {
 
 export function ModelsView() {
   const models = useModels(100);
-  const { params } = useLocation();
-  const chosen = params.get('model') ?? '';
-  const completed = models.data?.items.filter((m) => m.status === 'completed') ?? [];
-  const modelId = chosen || completed[0]?.id || '';
   return (
-    <>
-      <Panel
-        title="Model"
-        actions={
-          completed.length > 0 && (
-            <select
-              aria-label="Model"
-              value={modelId}
-              onChange={(e) => setParams({ model: e.target.value, dataset: undefined, job: undefined })}
-            >
-              {chosen && !completed.some((m) => m.id === chosen) && <option value={chosen}>{chosen}</option>}
-              {completed.map((m) => (
-                <option key={m.id} value={m.id}>
-                  {modelLabel(m)}
-                </option>
-              ))}
-            </select>
-          )
-        }
-      >
-        <AsyncView
-          state={models}
-          isEmpty={() => modelId === ''}
-          empty={
-            <>
-              No trained model yet. <Link href={hrefOf('control')}>Train one</Link>.
-            </>
-          }
-        >
-          {() => <p className="muted mono">{modelId}</p>}
-        </AsyncView>
-      </Panel>
-      {modelId && <ModelPage key={modelId} modelId={modelId} />}
-    </>
+    <CompletedChooser
+      title="Model"
+      param="model"
+      list={models}
+      optionLabel={modelLabel}
+      resets={['dataset', 'job']}
+      empty={
+        <>
+          No trained model yet. <Link href={hrefOf('control')}>Train one</Link>.
+        </>
+      }
+    >
+      {(modelId) => <ModelPage key={modelId} modelId={modelId} />}
+    </CompletedChooser>
   );
 }
