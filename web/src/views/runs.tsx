@@ -22,8 +22,15 @@ import { fmtDuration, fmtInt, fmtNum, fmtTime, secondsBetween, shortId } from '.
 import { hrefOf, Link, setParams, useLocation } from '../router.js';
 import { useAction, type AsyncState } from '../use-async.js';
 import { AsyncList, AsyncView, ErrorBox } from '../components/states.js';
-import { ConfirmButton, numeric, Panel, ProgressBar, Status, Table } from '../components/widgets.js';
-import type { Column } from '../components/widgets.js';
+import {
+  ConfirmButton,
+  numeric,
+  Panel,
+  ProgressBar,
+  Status,
+  Table,
+  type Column,
+} from '../components/widgets.js';
 
 const rate = (rows: number, s: number | null) => (s !== null && s > 0 ? `${fmtInt(rows / s)} rows/s` : '—');
 
