@@ -46,7 +46,7 @@ export function numberOrUndefined(text: string): number | undefined {
   return t === '' ? undefined : Number(t);
 }
 
-/** What binds an input to one field of a form: its wire name, value, change handler and the form's messages. */
+/** An input's binding to a form's field: wire name, value, change handler, the form's messages. */
 export interface FieldBinding {
   /** The field's wire name (its messages are looked up under it). */
   name: string;

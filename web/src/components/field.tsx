@@ -1,4 +1,7 @@
-/** Labelled form inputs that show their field's validation message, and a form's submit button. */
+/**
+ * Labelled form inputs that show their field's validation message (among them the choice of a
+ * completed dataset or model), and a form's submit button.
+ */
 import { useId, type ReactNode } from 'react';
 import { datasetLabel, modelLabel } from '../data.js';
 import type { FieldBinding, FieldErrors } from '../forms.js';

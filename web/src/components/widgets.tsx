@@ -122,7 +122,7 @@ export function Bars(props: { items: { label: string; count: number; share: numb
   );
 }
 
-/** A table column's header: its text, or its text and `num` for a column of figures (right-aligned). */
+/** A table column's header: its text, with `num` for a column of figures (right-aligned). */
 export type Column = string | { label: string; num: true };
 
 /** The header of a column of figures. */
@@ -143,7 +143,7 @@ export function FigureCells({ values }: { values: readonly ReactNode[] }) {
   );
 }
 
-/** A table named `label` (its accessible name) with a header row of `columns`; `children` are its rows. */
+/** A table named `label` (its accessible name) with a header row of `columns` above its rows. */
 export function Table(props: { label: string; columns: readonly Column[]; children: ReactNode }) {
   return (
     <table aria-label={props.label}>

@@ -18,9 +18,9 @@ import {
   bindFields,
   checkBody,
   numberOrUndefined,
+  unchosen,
   useSubmit,
   withoutBlanks,
-  unchosen,
   type Checked,
 } from '../forms.js';
 import { fmtDuration, fmtInt, fmtNum, fmtTime, secondsBetween } from '../format.js';

@@ -452,7 +452,7 @@ function EventsTable({ e }: { e: EvaluationWire }) {
   );
 }
 
-/** What an evaluation is of: a model on a dataset, by one job's scores (else the latest completed job's). */
+/** A model on a dataset, evaluated by one job's scores (else the latest completed job's). */
 interface EvaluationTarget {
   modelId: string;
   datasetId: string;
