@@ -178,8 +178,16 @@ export async function runScenario(page: Page, target: ScenarioTarget) {
     await page.locator('a.tab.active').waitFor();
     expect(new URL(page.url()).pathname).toBe(`/app/${tab}`);
     await settled(page);
-    if (tab === 'analytics')
+    if (tab === 'analytics') {
       await page.getByRole('img', { name: 'Time series' }).locator('canvas').first().waitFor();
+      // A histogram over a range and a bin number of one's own (counted from the sorted values)
+      await page.getByLabel('Histogram range').selectOption('custom');
+      await page.getByLabel('Range from').fill('20');
+      await page.getByLabel('Range to').fill('80');
+      await page.getByLabel('Bins').fill('37');
+      await page.getByText(/37 bins over \[20, 80\]/).waitFor();
+      await settled(page);
+    }
     if (tab === 'inference') {
       // A run's detail: the two sample records scored from Control
       await page.getByRole('table', { name: 'Inference runs' }).getByRole('row').nth(1).click();

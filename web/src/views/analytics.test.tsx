@@ -152,6 +152,23 @@ describe('Dataset Analytics', () => {
     expect(histogram.mock.calls.length).toBe(calls);
   });
 
+  it("counts over a range of the user's, starting from the bounds on screen, and refuses from > to", async () => {
+    const { a, histogram } = api();
+    renderWith(a, <AnalyticsView />, '/analytics');
+    await screen.findByText(/2 bins over \[0, 10\]/);
+    fireEvent.change(screen.getByLabelText('Histogram range'), { target: { value: 'custom' } });
+    expect(screen.getByLabelText<HTMLInputElement>('Range from').value).toBe('0');
+    expect(screen.getByLabelText<HTMLInputElement>('Range to').value).toBe('10');
+    fireEvent.change(screen.getByLabelText('Range from'), { target: { value: '2.5' } });
+    await waitFor(() =>
+      expect(histogram).toHaveBeenLastCalledWith(D.id, expect.objectContaining({ range: '2.5,10' })),
+    );
+    const calls = histogram.mock.calls.length;
+    fireEvent.change(screen.getByLabelText('Range to'), { target: { value: '1' } });
+    expect(await screen.findByText('the range needs two numbers, from ≤ to')).toBeTruthy();
+    expect(histogram.mock.calls.length).toBe(calls);
+  });
+
   it('says so when no dataset is completed', async () => {
     renderWith(
       api({ listDatasets: () => Promise.resolve({ items: [], next_cursor: null }) }).a,

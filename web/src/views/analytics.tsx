@@ -11,6 +11,7 @@ import {
   BUCKET_NAMES,
   BUCKET_SECONDS,
   TIMESERIES_AGGS,
+  parseHistogramRange,
   TOPK_COLUMNS,
   type AnalyticsMetric,
   type BucketName,
@@ -367,7 +368,21 @@ function HistogramPanel({ datasetId }: { datasetId: string }) {
   const host = params.get('host') ?? '';
   const metric =
     listParam<AnalyticsMetric>(params.get('hmetric'), ANALYTICS_METRICS, ['cpu_usage'])[0] ?? 'cpu_usage';
-  const range = params.get('hrange') === 'p1p99' ? 'p1p99' : 'minmax';
+  // The range: minmax, p1p99, or bounds of the user's (kept in the URL as `lo,hi` once valid).
+  const rangeParam = parseHistogramRange(params.get('hrange') ?? 'minmax') ?? { kind: 'minmax' };
+  const [custom, setCustom] = useState(rangeParam.kind === 'explicit');
+  const [loText, setLoText] = useState(rangeParam.kind === 'explicit' ? String(rangeParam.lo) : '');
+  const [hiText, setHiText] = useState(rangeParam.kind === 'explicit' ? String(rangeParam.hi) : '');
+  const rangeOk = !custom || parseHistogramRange(`${loText.trim()},${hiText.trim()}`) !== null;
+  const range = rangeParam.kind === 'explicit' ? `${rangeParam.lo},${rangeParam.hi}` : rangeParam.kind;
+  // Typed bounds apply as soon as they make a range (what is asked for stays in the URL).
+  const typeBound = (lo: string, hi: string) => {
+    setLoText(lo);
+    setHiText(hi);
+    const r = parseHistogramRange(`${lo.trim()},${hi.trim()}`);
+    if (r?.kind === 'explicit') setParams({ hrange: `${r.lo},${r.hi}` });
+  };
+
   const [binsText, setBinsText] = useState(params.get('bins') ?? String(ANALYTICS_LIMITS.defaultBins));
   const bins = Number(binsText);
   const binsOk = Number.isInteger(bins) && bins >= 1 && bins <= ANALYTICS_LIMITS.maxBins;
@@ -378,6 +393,17 @@ function HistogramPanel({ datasetId }: { datasetId: string }) {
     () => api.histogram(datasetId, { metric, bins: applied, range, ...(host ? { host_id: host } : {}) }),
     [api, datasetId, metric, applied, range, host],
   );
+  const chooseRange = (value: string) => {
+    if (value === 'custom') {
+      // Start from the bounds on screen.
+      setCustom(true);
+      const h = state.data;
+      if (h && h.lo !== null && h.hi !== null) typeBound(String(h.lo), String(h.hi));
+      return;
+    }
+    setCustom(false);
+    setParams({ hrange: value });
+  };
   return (
     <Panel
       title="Histogram"
@@ -396,12 +422,33 @@ function HistogramPanel({ datasetId }: { datasetId: string }) {
           </select>
           <select
             aria-label="Histogram range"
-            value={range}
-            onChange={(e) => setParams({ hrange: e.target.value })}
+            value={custom ? 'custom' : range}
+            onChange={(e) => chooseRange(e.target.value)}
           >
             <option value="minmax">min – max</option>
             <option value="p1p99">p1 – p99</option>
+            <option value="custom">from – to</option>
           </select>
+          {custom && (
+            <>
+              <input
+                aria-label="Range from"
+                type="number"
+                style={{ width: 90 }}
+                value={loText}
+                aria-invalid={!rangeOk}
+                onChange={(e) => typeBound(e.target.value, hiText)}
+              />
+              <input
+                aria-label="Range to"
+                type="number"
+                style={{ width: 90 }}
+                value={hiText}
+                aria-invalid={!rangeOk}
+                onChange={(e) => typeBound(loText, e.target.value)}
+              />
+            </>
+          )}
           <label className="check">
             bins
             <input
@@ -419,6 +466,7 @@ function HistogramPanel({ datasetId }: { datasetId: string }) {
       {!binsOk && (
         <div className="field-error">bins must be an integer in [1, {ANALYTICS_LIMITS.maxBins}]</div>
       )}
+      {!rangeOk && <div className="field-error">the range needs two numbers, from ≤ to</div>}
       <AsyncView state={state} isEmpty={(h) => h.bins === 0} empty="No rows to count.">
         {(h) => <HistogramChart h={h} />}
       </AsyncView>
