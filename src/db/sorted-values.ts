@@ -279,74 +279,86 @@ const TWO32 = 4_294_967_296;
 const HI = LE ? 1 : 0;
 const LO = LE ? 0 : 1;
 
+/** Differences of one chunk's keys (high and low halves), reused from chunk to chunk. */
+let scratchHi = new Uint32Array(0);
+let scratchLo = new Uint32Array(0);
+
 /** Encodes a chunk of sorted values (ascending, NaN last) for `dataset_stats_sorted.data`. */
 export function encodeSortedChunk(values: Float64Array): Buffer {
   const n = values.length;
   const bits = new Uint32Array(values.buffer, values.byteOffset, n * 2);
+  if (scratchHi.length < n) {
+    scratchHi = new Uint32Array(n);
+    scratchLo = new Uint32Array(n);
+  }
+  const dHi = scratchHi;
+  const dLo = scratchLo;
   // Differences of consecutive keys, as high and low halves; the widest decides the width.
-  const dHi = new Uint32Array(Math.max(0, n - 1));
-  const dLo = new Uint32Array(Math.max(0, n - 1));
   let width = 0;
-  let raw = false;
+  let raw = n === 0;
   let pHi = 0;
   let pLo = 0;
-  for (let i = 0; i < n && !raw; i++) {
+  for (let i = 0; i < n; i++) {
     const h = bits[2 * i + HI]!;
     const l = bits[2 * i + LO]!;
-    const kHi = h >= 0x80000000 ? ~h >>> 0 : (h | 0x80000000) >>> 0;
-    const kLo = h >= 0x80000000 ? ~l >>> 0 : l;
+    const neg = h >= 0x80000000;
+    const kHi = neg ? ~h >>> 0 : (h | 0x80000000) >>> 0;
+    const kLo = neg ? ~l >>> 0 : l;
     if (i > 0) {
       let lo = kLo - pLo;
-      let borrow = 0;
+      let hi = kHi - pHi;
       if (lo < 0) {
         lo += TWO32;
-        borrow = 1;
+        hi -= 1;
       }
-      const hi = kHi - pHi - borrow;
       // Out of order (a NaN with its sign bit set) or too far apart for a double: store as is.
-      if (hi < 0 || hi >= 1 << 21) raw = true;
-      else {
-        dHi[i - 1] = hi;
-        dLo[i - 1] = lo;
-        const w = hi > 0 ? 64 - Math.clz32(hi) : 32 - Math.clz32(lo);
-        if (w > width) width = w;
+      if (hi < 0 || hi >= 1 << 21) {
+        raw = true;
+        break;
       }
+      dHi[i - 1] = hi;
+      dLo[i - 1] = lo;
+      const w = hi > 0 ? 64 - Math.clz32(hi) : 32 - Math.clz32(lo);
+      if (w > width) width = w;
     }
     pHi = kHi;
     pLo = kLo;
   }
-  if (raw || n === 0) {
+  if (raw) {
     const buf = Buffer.alloc(5 + n * 8);
     buf.writeUInt8(RAW, 0);
     buf.writeUInt32LE(n, 1);
     float64Bytes(values).copy(buf, 5);
     return buf;
   }
+  // Pack: each difference's low min(w, 32) bits, then its high w − 32 bits, from the lowest bit
+  // of each 32-bit word up.
+  const lowW = Math.min(width, 32);
+  const highW = width - lowW;
   const words = new Uint32Array(Math.ceil(((n - 1) * width) / 32));
   let wi = 0;
   let cur = 0;
   let used = 0;
-  const put = (v: number, nb: number) => {
-    if (nb === 0) return;
-    cur = (cur | (v << used)) >>> 0;
-    if (used + nb >= 32) {
-      words[wi++] = cur;
-      cur = used === 0 ? 0 : v >>> (32 - used);
-      used = used + nb - 32;
-    } else used += nb;
-  };
   for (let i = 0; i < n - 1; i++) {
-    if (width > 32) {
-      put(dLo[i]!, 32);
-      put(dHi[i]!, width - 32);
-    } else put(dLo[i]!, width);
+    for (let part = 0; part < 2; part++) {
+      const nb = part === 0 ? lowW : highW;
+      if (nb === 0) continue;
+      const v = part === 0 ? dLo[i]! : dHi[i]!;
+      cur = (cur | (v << used)) >>> 0;
+      if (used + nb >= 32) {
+        words[wi++] = cur;
+        cur = used === 0 ? 0 : v >>> (32 - used);
+        used = used + nb - 32;
+      } else used += nb;
+    }
   }
   if (used > 0) words[wi] = cur;
   const buf = Buffer.alloc(HEADER + words.length * 4);
   buf.writeUInt8(width, 0);
   buf.writeUInt32LE(n, 1);
   buf.writeDoubleLE(values[0]!, 5);
-  for (let i = 0; i < words.length; i++) buf.writeUInt32LE(words[i]!, HEADER + 4 * i);
+  if (LE) Buffer.from(words.buffer, 0, words.byteLength).copy(buf, HEADER);
+  else for (let i = 0; i < words.length; i++) buf.writeUInt32LE(words[i]!, HEADER + 4 * i);
   return buf;
 }
 
@@ -355,46 +367,58 @@ export function decodeSortedChunk(buf: Buffer): Float64Array {
   const width = buf.readUInt8(0);
   const n = buf.readUInt32LE(1);
   if (width === RAW) return float64sOf(buf.subarray(5, 5 + n * 8));
-  if (width > 53 || buf.length !== HEADER + Math.ceil(((n - 1) * width) / 32) * 4)
+  const nWords = Math.ceil(((n - 1) * width) / 32);
+  if (width > 53 || buf.length !== HEADER + nWords * 4)
     throw new Error(`malformed sorted chunk (width ${width}, ${n} values, ${buf.length} bytes)`);
+  // The words, aligned (and in this machine's order).
+  const words = new Uint32Array(nWords + 1);
+  if (LE) new Uint8Array(words.buffer, 0, nWords * 4).set(buf.subarray(HEADER));
+  else for (let i = 0; i < nWords; i++) words[i] = buf.readUInt32LE(HEADER + 4 * i);
   const out = new Float64Array(n);
   const bits = new Uint32Array(out.buffer);
   out[0] = buf.readDoubleLE(5);
   const h0 = bits[HI]!;
   let kHi = h0 >= 0x80000000 ? ~h0 >>> 0 : (h0 | 0x80000000) >>> 0;
   let kLo = h0 >= 0x80000000 ? ~bits[LO]! >>> 0 : bits[LO]!;
-  let at = HEADER;
-  let word = 0;
-  let used = 32;
-  const get = (nb: number): number => {
-    if (nb === 0) return 0;
-    if (used === 32) {
-      word = buf.readUInt32LE(at);
-      at += 4;
-      used = 0;
-    }
-    const avail = 32 - used;
-    if (nb <= avail) {
-      const v = (word >>> used) & (0xffffffff >>> (32 - nb));
-      used += nb;
-      return v >>> 0;
-    }
-    const low = word >>> used;
-    word = buf.readUInt32LE(at);
-    at += 4;
-    used = nb - avail;
-    return low + (word & (0xffffffff >>> (32 - used))) * 2 ** avail;
-  };
+  const lowW = Math.min(width, 32);
+  const highW = width - lowW;
+  const lowMask = lowW === 0 ? 0 : 0xffffffff >>> (32 - lowW);
+  const highMask = highW === 0 ? 0 : 0xffffffff >>> (32 - highW);
+  let wi = 0;
+  let used = 0;
   for (let i = 1; i < n; i++) {
-    const dLo = width > 32 ? get(32) : get(width);
-    const dHi = width > 32 ? get(width - 32) : 0;
+    // The low part, then the high part, each within a word or across two.
+    let dLo = 0;
+    if (lowW > 0) {
+      const w0 = words[wi]!;
+      if (used + lowW < 32) {
+        dLo = ((w0 >>> used) & lowMask) >>> 0;
+        used += lowW;
+      } else {
+        dLo = used === 0 ? w0 & lowMask : ((w0 >>> used) | (words[wi + 1]! << (32 - used))) & lowMask;
+        dLo >>>= 0;
+        used = used + lowW - 32;
+        wi++;
+      }
+    }
+    let dHi = 0;
+    if (highW > 0) {
+      const w0 = words[wi]!;
+      if (used + highW < 32) {
+        dHi = (w0 >>> used) & highMask;
+        used += highW;
+      } else {
+        dHi = used === 0 ? w0 & highMask : ((w0 >>> used) | (words[wi + 1]! << (32 - used))) & highMask;
+        used = used + highW - 32;
+        wi++;
+      }
+    }
     kLo += dLo;
-    let carry = 0;
     if (kLo >= TWO32) {
       kLo -= TWO32;
-      carry = 1;
+      kHi += 1;
     }
-    kHi += dHi + carry;
+    kHi += dHi;
     if (kHi >= 0x80000000) {
       bits[2 * i + HI] = kHi - 0x80000000;
       bits[2 * i + LO] = kLo;
