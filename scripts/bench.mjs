@@ -15,6 +15,7 @@ const order = [
   'alerts',
   'jobs',
   'analytics',
+  'sorted-chunks',
   'http',
 ];
 const files = readdirSync('dist/bench')
