@@ -103,7 +103,7 @@ export function modelListItemToWire(
 export function modelToWire(m: ModelRow): ModelWire {
   return {
     ...modelListItemToWire(m),
-    timings: m.timings ? (timingsJson(m.timings) as ModelWire['timings']) : null,
+    timings: m.timings ? timingsJson(m.timings) : null,
     summary: m.status === 'completed' && m.model ? modelSummary(m.model) : null,
     model: m.status === 'completed' ? m.model : null,
   };
