@@ -5,12 +5,13 @@
  */
 import { z } from 'zod';
 import {
+  oneOf,
+  PAGE_LIMITS,
   pageSchema,
   paginationQueryShape,
-  PAGE_LIMITS,
+  queryObject,
   showValue,
   TimestampSchema,
-  unknownQueryMessage,
   uuidField,
 } from './common.js';
 
@@ -36,28 +37,20 @@ const textFilter = (name: string) =>
  * `dataset_id`, `source` (`live` or a job id), `state` (`open` or `closed`), `suppressed`
  * (`true` or `false`).
  */
-export const ListAlertsQuerySchema = z
-  .strictObject(
-    {
-      ...paginationQueryShape,
-      host_id: textFilter('host_id').optional(),
-      host: textFilter('host').optional(),
-      model_id: uuidField('model_id').optional(),
-      dataset_id: uuidField('dataset_id').optional(),
-      source: textFilter('source').optional(),
-      state: z
-        .enum(ALERT_STATES, {
-          error: (iss) => `state must be one of ${ALERT_STATES.join(', ')}; got ${showValue(iss.input)}`,
-        })
-        .optional(),
-      suppressed: z
-        .enum(['true', 'false'], {
-          error: (iss) => `suppressed must be true or false; got ${showValue(iss.input)}`,
-        })
-        .optional(),
-    },
-    { error: (iss) => unknownQueryMessage(iss) },
-  )
+export const ListAlertsQuerySchema = queryObject({
+  ...paginationQueryShape,
+  host_id: textFilter('host_id').optional(),
+  host: textFilter('host').optional(),
+  model_id: uuidField('model_id').optional(),
+  dataset_id: uuidField('dataset_id').optional(),
+  source: textFilter('source').optional(),
+  state: oneOf('state', ALERT_STATES).optional(),
+  suppressed: z
+    .enum(['true', 'false'], {
+      error: (iss) => `suppressed must be true or false; got ${showValue(iss.input)}`,
+    })
+    .optional(),
+})
   .superRefine((q, ctx) => {
     if (q.host_id !== undefined && q.host !== undefined && q.host_id !== q.host) {
       ctx.addIssue({

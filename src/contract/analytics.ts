@@ -9,7 +9,7 @@
  * `[lo, hi)` but the last, which is closed.
  */
 import { z } from 'zod';
-import { showValue, TimestampSchema, unknownQueryMessage } from './common.js';
+import { oneOf, queryInt, queryObject, showValue, TimestampSchema } from './common.js';
 import { ANOMALY_TYPES, METRICS, type MetricName } from './vocabulary.js';
 
 /** The eight metrics, in column order. */
@@ -63,22 +63,6 @@ export const ANALYTICS_LIMITS = {
 // ---------------------------------------------------------------------------------------------
 // Query pieces
 // ---------------------------------------------------------------------------------------------
-
-function oneOf<T extends readonly [string, ...string[]]>(name: string, values: T) {
-  return z.enum(values, {
-    error: (iss) => `${name} must be one of ${values.join(', ')}; got ${showValue(iss.input)}`,
-  });
-}
-
-/** A query integer in [min, max] (query values arrive as text: digits only). */
-function intParam(name: string, min: number, max: number) {
-  const msg = (input: unknown) => `${name} must be an integer in [${min}, ${max}]; got ${showValue(input)}`;
-  return z
-    .string({ error: (iss) => msg(iss.input) })
-    .regex(/^\d{1,7}$/, { error: (iss) => msg(iss.input) })
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, { error: (iss) => msg(String(iss.input)) });
-}
 
 /** A comma-separated list of members of `values`, each at most once, at least one. */
 function listParam<T extends readonly [string, ...string[]]>(name: string, values: T) {
@@ -163,20 +147,17 @@ const RangeParam = z
     return r;
   });
 
-const strict = <S extends z.ZodRawShape>(shape: S) =>
-  z.strictObject(shape, { error: (iss) => unknownQueryMessage(iss) });
-
 // ---------------------------------------------------------------------------------------------
 // Queries
 // ---------------------------------------------------------------------------------------------
 
 /** Query of `GET /datasets/:id/summary`: none. */
-export const SummaryQuerySchema = strict({});
+export const SummaryQuerySchema = queryObject({});
 
 /** Query of `GET /datasets/:id/topk`: `column` (required), `k` (1–1000, default 10). */
-export const TopKQuerySchema = strict({
+export const TopKQuerySchema = queryObject({
   column: oneOf('column', TOPK_COLUMNS),
-  k: intParam('k', 1, ANALYTICS_LIMITS.maxK).optional(),
+  k: queryInt('k', 1, ANALYTICS_LIMITS.maxK).optional(),
 }).transform((q) => ({ column: q.column, k: q.k ?? ANALYTICS_LIMITS.defaultK }));
 export type TopKQuery = z.output<typeof TopKQuerySchema>;
 
@@ -184,7 +165,7 @@ export type TopKQuery = z.output<typeof TopKQuerySchema>;
  * Query of `GET /datasets/:id/timeseries`: `metrics` and `aggs` (comma-separated, from the fixed
  * lists), `bucket` (1m, 5m, 1h, 1d), optional `host_id`, `from` (inclusive) and `to` (exclusive).
  */
-export const TimeseriesQuerySchema = strict({
+export const TimeseriesQuerySchema = queryObject({
   metrics: listParam('metrics', ANALYTICS_METRICS),
   aggs: listParam('aggs', TIMESERIES_AGGS),
   bucket: oneOf('bucket', BUCKET_NAMES),
@@ -210,9 +191,9 @@ export type TimeseriesQuery = z.output<typeof TimeseriesQuerySchema>;
  * Query of `GET /datasets/:id/histogram`: `metric`, `bins` (1–1000, default 40), `range`
  * (minmax — the default —, p1p99, or `<lo>,<hi>`), optional `host_id`.
  */
-export const HistogramQuerySchema = strict({
+export const HistogramQuerySchema = queryObject({
   metric: oneOf('metric', ANALYTICS_METRICS),
-  bins: intParam('bins', 1, ANALYTICS_LIMITS.maxBins).optional(),
+  bins: queryInt('bins', 1, ANALYTICS_LIMITS.maxBins).optional(),
   range: RangeParam.optional(),
   host_id: HostIdParam.optional(),
 }).transform((q) => ({

@@ -31,6 +31,23 @@ export function queryInt(name: string, min: number, max: number) {
     .refine((n) => n >= min && n <= max, { error: (iss) => msg({ input: String(iss.input) }) });
 }
 
+/**
+ * A value from a fixed list (query parameter or field), refused with a message naming the field
+ * and every allowed value.
+ *
+ * @param name - the field's name as the caller spells it, for messages
+ */
+export function oneOf<T extends readonly [string, ...string[]]>(name: string, values: T) {
+  return z.enum(values, {
+    error: (iss) => `${name} must be one of ${values.join(', ')}; got ${showValue(iss.input)}`,
+  });
+}
+
+/** A query string's parameters: exactly these, an unknown one refused by name. */
+export function queryObject<S extends z.ZodRawShape>(shape: S) {
+  return z.strictObject(shape, { error: (iss) => unknownQueryMessage(iss) });
+}
+
 /** A UUID (path parameter or field). */
 export function uuidField(name: string) {
   return z.uuid({ error: (iss) => `${name} must be a UUID; got ${showValue(iss.input)}` });
@@ -55,9 +72,10 @@ export const paginationQueryShape = {
 };
 
 /** Query of a plain list: `?limit=50&cursor=…`. */
-export const PaginationQuerySchema = z
-  .strictObject(paginationQueryShape, { error: (iss) => unknownQueryMessage(iss) })
-  .transform((q) => ({ limit: q.limit ?? PAGE_LIMITS.default, cursor: q.cursor }));
+export const PaginationQuerySchema = queryObject(paginationQueryShape).transform((q) => ({
+  limit: q.limit ?? PAGE_LIMITS.default,
+  cursor: q.cursor,
+}));
 
 /** Message for a query with unknown parameters. */
 export function unknownQueryMessage(iss: { code?: string; keys?: string[]; input?: unknown }): string {

@@ -5,12 +5,12 @@
 import { z } from 'zod';
 import {
   IdParamsSchema,
+  oneOf,
+  PAGE_LIMITS,
   pageSchema,
   paginationQueryShape,
-  PAGE_LIMITS,
-  showValue,
+  queryObject,
   TimestampSchema,
-  unknownQueryMessage,
 } from './common.js';
 import { GenerateParamsWireSchema } from './generator.js';
 
@@ -53,20 +53,10 @@ export const DatasetListSchema = pageSchema(DatasetSchema);
 export type DatasetList = z.infer<typeof DatasetListSchema>;
 
 /** Query of `GET /datasets`: `limit` (1–500, default 50), `cursor`, optional `status`. */
-export const ListDatasetsQuerySchema = z
-  .strictObject(
-    {
-      ...paginationQueryShape,
-      status: z
-        .enum(DATASET_STATUS_VALUES, {
-          error: (iss) =>
-            `status must be one of ${DATASET_STATUS_VALUES.join(', ')}; got ${showValue(iss.input)}`,
-        })
-        .optional(),
-    },
-    { error: (iss) => unknownQueryMessage(iss) },
-  )
-  .transform((q) => ({ limit: q.limit ?? PAGE_LIMITS.default, cursor: q.cursor, status: q.status }));
+export const ListDatasetsQuerySchema = queryObject({
+  ...paginationQueryShape,
+  status: oneOf('status', DATASET_STATUS_VALUES).optional(),
+}).transform((q) => ({ limit: q.limit ?? PAGE_LIMITS.default, cursor: q.cursor, status: q.status }));
 export type ListDatasetsQuery = z.input<typeof ListDatasetsQuerySchema>;
 
 /** Path parameters of `/datasets/:id`. */

@@ -4,21 +4,16 @@
  * flagged, no episode) is null, never 0.
  */
 import { z } from 'zod';
-import { IdParamsSchema, showValue, unknownQueryMessage, uuidField } from './common.js';
+import { IdParamsSchema, oneOf, queryObject, uuidField } from './common.js';
 
 /** Path parameters `{ id }` (the model) of the evaluation routes. */
 export const EvaluationParamsSchema = IdParamsSchema;
 
 /** Query of `GET /models/:id/eval`. */
-export const EvalQuerySchema = z
-  .strictObject(
-    {
-      dataset_id: uuidField('dataset_id'),
-      job_id: uuidField('job_id').optional(),
-    },
-    { error: (iss) => unknownQueryMessage(iss) },
-  )
-  .transform((q) => ({ datasetId: q.dataset_id, jobId: q.job_id }));
+export const EvalQuerySchema = queryObject({
+  dataset_id: uuidField('dataset_id'),
+  job_id: uuidField('job_id').optional(),
+}).transform((q) => ({ datasetId: q.dataset_id, jobId: q.job_id }));
 export type EvalQuery = z.output<typeof EvalQuerySchema>;
 
 /** Groupings of `GET /models/:id/error_distribution`. */
@@ -26,18 +21,11 @@ export const ERROR_GROUPINGS = ['anomaly_type', 'region', 'project_id'] as const
 export type ErrorGrouping = (typeof ERROR_GROUPINGS)[number];
 
 /** Query of `GET /models/:id/error_distribution`. */
-export const ErrorDistributionQuerySchema = z
-  .strictObject(
-    {
-      dataset_id: uuidField('dataset_id'),
-      group_by: z.enum(ERROR_GROUPINGS, {
-        error: (iss) => `group_by must be one of ${ERROR_GROUPINGS.join(', ')}; got ${showValue(iss.input)}`,
-      }),
-      job_id: uuidField('job_id').optional(),
-    },
-    { error: (iss) => unknownQueryMessage(iss) },
-  )
-  .transform((q) => ({ datasetId: q.dataset_id, groupBy: q.group_by, jobId: q.job_id }));
+export const ErrorDistributionQuerySchema = queryObject({
+  dataset_id: uuidField('dataset_id'),
+  group_by: oneOf('group_by', ERROR_GROUPINGS),
+  job_id: uuidField('job_id').optional(),
+}).transform((q) => ({ datasetId: q.dataset_id, groupBy: q.group_by, jobId: q.job_id }));
 export type ErrorDistributionQuery = z.output<typeof ErrorDistributionQuerySchema>;
 
 const ratio = z.number().min(0).max(1).nullable();

@@ -17,13 +17,13 @@ import { z } from 'zod';
 import { METRICS, metricsOf, type MetricName } from './vocabulary.js';
 import {
   IdParamsSchema,
+  PAGE_LIMITS,
   pageSchema,
   paginationQueryShape,
-  PAGE_LIMITS,
+  queryObject,
   showValue,
   TimestampSchema,
   uuidField,
-  unknownQueryMessage,
 } from './common.js';
 
 /** The eight metrics, in model order. */
@@ -204,12 +204,10 @@ export const InferenceRunListSchema = pageSchema(InferenceRunSchema);
 export type InferenceRunListWire = z.infer<typeof InferenceRunListSchema>;
 
 /** Query of `GET /inference_runs`: `limit` (1–500, default 50), `cursor`, `model_id`. */
-export const ListInferenceRunsQuerySchema = z
-  .strictObject(
-    { ...paginationQueryShape, model_id: uuidField('model_id').optional() },
-    { error: (iss) => unknownQueryMessage(iss) },
-  )
-  .transform((q) => ({ limit: q.limit ?? PAGE_LIMITS.default, cursor: q.cursor, modelId: q.model_id }));
+export const ListInferenceRunsQuerySchema = queryObject({
+  ...paginationQueryShape,
+  model_id: uuidField('model_id').optional(),
+}).transform((q) => ({ limit: q.limit ?? PAGE_LIMITS.default, cursor: q.cursor, modelId: q.model_id }));
 /** The parsed query of `GET /inference_runs`. */
 export type ListInferenceRunsQuery = z.output<typeof ListInferenceRunsQuerySchema>;
 

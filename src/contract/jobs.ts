@@ -7,11 +7,12 @@
 import { z } from 'zod';
 import {
   IdParamsSchema,
+  oneOf,
+  PAGE_LIMITS,
   pageSchema,
   paginationQueryShape,
-  PAGE_LIMITS,
+  queryObject,
   showValue,
-  unknownQueryMessage,
   uuidField,
 } from './common.js';
 
@@ -48,11 +49,7 @@ export const ScoreDatasetRequestSchema = z
           `chunk_rows must be an integer in [${CHUNK_ROWS_MIN}, ${CHUNK_ROWS_MAX}]; got ${showValue(iss.input)}`,
       })
       .optional(),
-    policy: z
-      .enum(DETECTOR_POLICIES, {
-        error: (iss) => `policy must be one of ${DETECTOR_POLICIES.join(', ')}; got ${showValue(iss.input)}`,
-      })
-      .optional(),
+    policy: oneOf('policy', DETECTOR_POLICIES).optional(),
   })
   .transform((b) => ({
     modelId: b.model_id,
@@ -64,27 +61,18 @@ export const ScoreDatasetRequestSchema = z
 export type ScoreDatasetRequest = z.output<typeof ScoreDatasetRequestSchema>;
 
 /** Query of `GET /jobs`: newest first, `limit` per page, `cursor` from the previous page, filters. */
-export const ListJobsQuerySchema = z
-  .strictObject(
-    {
-      ...paginationQueryShape,
-      model_id: uuidField('model_id').optional(),
-      dataset_id: uuidField('dataset_id').optional(),
-      status: z
-        .enum(JOB_STATUSES, {
-          error: (iss) => `status must be one of ${JOB_STATUSES.join(', ')}; got ${showValue(iss.input)}`,
-        })
-        .optional(),
-    },
-    { error: (iss) => unknownQueryMessage(iss) },
-  )
-  .transform((q) => ({
-    limit: q.limit ?? PAGE_LIMITS.default,
-    cursor: q.cursor,
-    modelId: q.model_id,
-    datasetId: q.dataset_id,
-    status: q.status,
-  }));
+export const ListJobsQuerySchema = queryObject({
+  ...paginationQueryShape,
+  model_id: uuidField('model_id').optional(),
+  dataset_id: uuidField('dataset_id').optional(),
+  status: oneOf('status', JOB_STATUSES).optional(),
+}).transform((q) => ({
+  limit: q.limit ?? PAGE_LIMITS.default,
+  cursor: q.cursor,
+  modelId: q.model_id,
+  datasetId: q.dataset_id,
+  status: q.status,
+}));
 /** The parsed query of `GET /jobs`. */
 export type ListJobsQuery = z.output<typeof ListJobsQuerySchema>;
 

@@ -6,12 +6,13 @@
 import { z } from 'zod';
 import {
   IdParamsSchema,
+  oneOf,
+  PAGE_LIMITS,
   pageSchema,
   paginationQueryShape,
-  PAGE_LIMITS,
+  queryObject,
   showValue,
   TimestampSchema,
-  unknownQueryMessage,
   uuidField,
 } from './common.js';
 
@@ -183,26 +184,16 @@ export const ModelListSchema = pageSchema(ModelListItemSchema);
 export type ModelListWire = z.infer<typeof ModelListSchema>;
 
 /** Query of `GET /models`: `limit` (1–500, default 50), `cursor`, optional `status`, `dataset_id`. */
-export const ListModelsQuerySchema = z
-  .strictObject(
-    {
-      ...paginationQueryShape,
-      status: z
-        .enum(MODEL_STATUS_VALUES, {
-          error: (iss) =>
-            `status must be one of ${MODEL_STATUS_VALUES.join(', ')}; got ${showValue(iss.input)}`,
-        })
-        .optional(),
-      dataset_id: uuidField('dataset_id').optional(),
-    },
-    { error: (iss) => unknownQueryMessage(iss) },
-  )
-  .transform((q) => ({
-    limit: q.limit ?? PAGE_LIMITS.default,
-    cursor: q.cursor,
-    status: q.status,
-    datasetId: q.dataset_id,
-  }));
+export const ListModelsQuerySchema = queryObject({
+  ...paginationQueryShape,
+  status: oneOf('status', MODEL_STATUS_VALUES).optional(),
+  dataset_id: uuidField('dataset_id').optional(),
+}).transform((q) => ({
+  limit: q.limit ?? PAGE_LIMITS.default,
+  cursor: q.cursor,
+  status: q.status,
+  datasetId: q.dataset_id,
+}));
 export type ListModelsQuery = z.input<typeof ListModelsQuerySchema>;
 
 /** Path parameters of `/models/:id`. */
