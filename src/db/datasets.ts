@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../core/errors.js';
-import { withDatabaseErrors } from './errors.js';
+import { isUniqueViolation, withDatabaseErrors } from './errors.js';
 import { notifyDatasetProgress, notifyDatasetStatus } from './events.js';
 import { dropJobScoresPartition } from './job-scores.js';
 import { claimExpiredLeases, LEASE_EXPIRY_SQL, startLeasedWork, updateLeasedRunning } from './leases.js';
@@ -115,8 +115,7 @@ export async function createDataset(pool: Queryable, d: NewDataset): Promise<Dat
       await notifyDatasetStatus(pool, row.id);
       return row;
     } catch (err) {
-      if ((err as { code?: unknown }).code === '23505')
-        throw new ConflictError(`dataset ${d.id} already exists`);
+      if (isUniqueViolation(err)) throw new ConflictError(`dataset ${d.id} already exists`);
       throw err;
     }
   });

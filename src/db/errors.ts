@@ -28,10 +28,16 @@ const DRIVER_MESSAGES = [
   'Cannot use a pool after calling end',
 ];
 
-function codeOf(err: unknown): string | undefined {
+/** The SQLSTATE (or Node error code) of `err`, if it has one. */
+export function codeOf(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' ? code : undefined;
+}
+
+/** True when `err` is a unique violation (SQLSTATE 23505): the row is there already. */
+export function isUniqueViolation(err: unknown): boolean {
+  return codeOf(err) === '23505';
 }
 
 /**

@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { z } from 'zod';
 import { METRICS } from '../core/types.js';
-import { toDatabaseError } from './errors.js';
+import { codeOf, isUniqueViolation, toDatabaseError } from './errors.js';
 import type { PoolClient, Queryable } from './pool.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -42,8 +42,7 @@ export async function createJobScoresPartition(db: Queryable, jobId: string): Pr
     );
   } catch (err) {
     // Two runners racing to create it: the loser sees a duplicate; the table is there either way.
-    const code = (err as { code?: unknown }).code;
-    if (code === '42P07' || code === '23505') return;
+    if (codeOf(err) === '42P07' || isUniqueViolation(err)) return;
     throw toDatabaseError(err);
   }
 }

@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../core/errors.js';
-import { withDatabaseErrors } from './errors.js';
+import { isUniqueViolation, withDatabaseErrors } from './errors.js';
 import { notifyModelProgress, notifyModelStatus } from './events.js';
 import { dropJobScoresPartition } from './job-scores.js';
 import { claimExpiredLeases, LEASE_EXPIRY_SQL, startLeasedWork, updateLeasedRunning } from './leases.js';
@@ -236,8 +236,7 @@ export async function createModel(pool: Queryable, m: NewModel): Promise<ModelRo
       await notifyModelStatus(pool, row.id);
       return row;
     } catch (err) {
-      if ((err as { code?: unknown }).code === '23505')
-        throw new ConflictError(`model ${m.id} already exists`);
+      if (isUniqueViolation(err)) throw new ConflictError(`model ${m.id} already exists`);
       throw err;
     }
   });
