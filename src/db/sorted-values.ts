@@ -5,9 +5,10 @@
  * an edge needs only the one chunk the edge falls in.
  *
  * Each chunk row holds the rank of its first value, its first and last value, and its values
- * packed by {@link encodeSortedChunk} (lossless, about half the size of the float64s). The index (ranks, first and last values: 24 bytes per chunk) is read
- * once per dataset and metric and kept; a question then reads at most one chunk per edge, and
- * none for an edge that falls between two chunks.
+ * packed by {@link encodeSortedChunk} (lossless, about half the size of the float64s). The index
+ * (ranks, first and last values: 24 bytes per chunk) is read once per dataset and metric and
+ * kept; a question then reads at most one chunk per edge, and none for an edge that falls
+ * between two chunks.
  *
  * Order: ascending, NaN last (the order of `Float64Array.prototype.sort` and of PostgreSQL's
  * float8), so a NaN is above every edge, as it is in SQL.
@@ -16,7 +17,7 @@ import { endianness } from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Queryable } from './pool.js';
 
-/** Values per stored chunk (32 KiB): a 40-bin question reads at most 41 of them. */
+/** Values per stored chunk (about 18 KiB packed): a 40-bin question reads at most 41 of them. */
 export const SORTED_CHUNK = 4096;
 
 /** A sorted column: its chunk index, and whichever chunks' values have been read. */
@@ -37,6 +38,11 @@ const above = (a: number, x: number): boolean => a > x || (Number.isNaN(a) && !N
 /** a ≥ x, with NaN the greatest value. */
 const atLeast = (a: number, x: number): boolean => a >= x || Number.isNaN(a);
 
+/** Whether a value is past x: above it when counting values ≤ x, at least it when counting < x. */
+function pastOf(x: number, inclusive: boolean): (v: number) => boolean {
+  return inclusive ? (v) => above(v, x) : (v) => atLeast(v, x);
+}
+
 /** First index i in [0, n) with pred(a[i]) (pred monotone: false…false true…true), else n. */
 function firstWhere(a: Float64Array, n: number, pred: (v: number) => boolean): number {
   let lo = 0;
@@ -54,7 +60,7 @@ function firstWhere(a: Float64Array, n: number, pred: (v: number) => boolean): n
  * needs that chunk's values. The rank counts the values < x, or ≤ x when `inclusive`.
  */
 function locate(col: SortedColumn, x: number, inclusive: boolean): { rank: number } | { chunk: number } {
-  const past = inclusive ? (v: number) => above(v, x) : (v: number) => atLeast(v, x);
+  const past = pastOf(x, inclusive);
   // The first chunk whose last value is past x holds the boundary; every chunk before it is
   // wholly below.
   const k = firstWhere(col.lasts, col.lasts.length, past);
@@ -86,8 +92,7 @@ export function rankOf(col: SortedColumn, x: number, inclusive: boolean): number
   if ('rank' in at) return at.rank;
   const values = col.chunks.get(at.chunk);
   if (!values) throw new Error(`chunk ${at.chunk} of the sorted column has not been read`);
-  const past = inclusive ? (v: number) => above(v, x) : (v: number) => atLeast(v, x);
-  return col.starts[at.chunk]! + firstWhere(values, values.length, past);
+  return col.starts[at.chunk]! + firstWhere(values, values.length, pastOf(x, inclusive));
 }
 
 /** The probes a histogram over `edges` needs: every lower edge (strict) and hi (inclusive). */
