@@ -1239,26 +1239,23 @@ async function computeStats(
       // The standard histograms, by the ranks of their edges among the sorted values (reading
       // back only the chunks the edges fall in).
       const col = figs.sorted;
-      const ranges: [number, number][] = [
-        [mo.min, mo.max],
-        [p01, p99],
-      ].filter(([lo, hi]) => Number.isFinite(lo) && Number.isFinite(hi)) as [number, number][];
-      const probes = ranges.flatMap(([lo, hi]) =>
-        STANDARD_BINS.flatMap((bins) => histogramProbes(histogramEdges(lo, hi, bins))),
-      );
-      for (const k of chunksNeeded(col, probes)) {
+      const finite = Number.isFinite;
+      const edgesOf = (lo: number, hi: number) =>
+        finite(lo) && finite(hi) ? STANDARD_BINS.map((bins) => histogramEdges(lo, hi, bins)) : [];
+      const minmax = edgesOf(mo.min, mo.max);
+      const p1p99 = edgesOf(p01, p99);
+      for (const k of chunksNeeded(col, [...minmax, ...p1p99].flatMap(histogramProbes))) {
         const values = new Float64Array(chunkLength(col, k));
         spill.read(j, values, col.starts[k]);
         col.chunks.set(k, values);
       }
-      const pack = (lo: number, hi: number): StoredHistogram => {
-        if (!Number.isFinite(lo) || !Number.isFinite(hi))
-          return { lo: null, hi: null, below: 0, above: 0, counts: {} };
-        const all = STANDARD_BINS.map((bins) => histogramOfSorted(col, histogramEdges(lo, hi, bins)));
+      const pack = (lo: number, hi: number, edgesList: number[][]): StoredHistogram => {
+        if (edgesList.length === 0) return { lo: null, hi: null, below: 0, above: 0, counts: {} };
+        const all = edgesList.map((edges) => histogramOfSorted(col, edges));
         const counts = Object.fromEntries(STANDARD_BINS.map((bins, i) => [String(bins), all[i]!.counts]));
         return { lo, hi, below: all[0]!.below, above: all[0]!.above, counts };
       };
-      histograms[metric] = { minmax: pack(mo.min, mo.max), p1p99: pack(p01, p99) };
+      histograms[metric] = { minmax: pack(mo.min, mo.max, minmax), p1p99: pack(p01, p99, p1p99) };
       stage(`series, sort, percentiles and histograms of ${metric}`);
     }
 
@@ -1793,7 +1790,7 @@ export async function datasetHistogram(pool: Pool, datasetId: string, q: Histogr
 
     if (q.hostId !== undefined) {
       // One host: its values of the metric, from the covering index, sorted and counted here.
-      const v = await hostValues(pool, id, q.hostId, metric);
+      const v = (await hostValues(pool, id, q.hostId, metric)).sort();
       let lo: number;
       let hi: number;
       if (range.kind === 'explicit') {
@@ -1806,11 +1803,9 @@ export async function datasetHistogram(pool: Pool, datasetId: string, q: Histogr
         lo = mo.min;
         hi = mo.max;
       } else {
-        v.sort();
         lo = percentileOfSorted(v, 0.01);
         hi = percentileOfSorted(v, 0.99);
       }
-      v.sort();
       const h = histogramOfSorted(sortedColumnOf(v, Math.max(1, v.length)), histogramEdges(lo, hi, q.bins));
       return answer(lo, hi, h.counts, h.below, h.above, v.length);
     }
