@@ -269,7 +269,8 @@ export async function listDatasets(pool: Queryable, options: ListDatasetsOptions
  * it, models trained on it keep their model and lose the link.
  *
  * @throws NotFoundError when there is no such dataset
- * @throws ConflictError while it is pending or running
+ * @throws ConflictError while it is pending or running, or while a pending or running scoring job
+ *   uses it or a pending or running model trains from it
  */
 export async function deleteDataset(pool: Pool, id: string): Promise<void> {
   await withTransaction(pool, async (client) => {
@@ -284,6 +285,27 @@ export async function deleteDataset(pool: Pool, id: string): Promise<void> {
           status,
         },
       );
+    }
+    // In use: a queued or running scoring job, or a training from it. The row lock above makes
+    // this race-free: a job or model inserted for this dataset meanwhile waits on it (its foreign
+    // key locks the row) and then finds the dataset gone.
+    const busy = await client.query(
+      `SELECT 'scoring job' AS kind, id FROM jobs WHERE dataset_id = $1 AND status IN ('pending', 'running')
+       UNION ALL
+       SELECT 'model' AS kind, id FROM models WHERE dataset_id = $1 AND status IN ('pending', 'running')
+       LIMIT 1`,
+      [id],
+    );
+    if (busy.rows.length > 0) {
+      const user = z.object({ kind: z.enum(['scoring job', 'model']), id: z.string() }).parse(busy.rows[0]);
+      const what =
+        user.kind === 'model'
+          ? `model ${user.id} is being trained from it`
+          : `scoring job ${user.id} uses it`;
+      throw new ConflictError(`dataset ${id} is in use: ${what}; it can be deleted once that has finished`, {
+        id,
+        [user.kind === 'model' ? 'model_id' : 'job_id']: user.id,
+      });
     }
     // Rows first, then the scores of the jobs that scored it (their rows cascade with the
     // dataset, their score partitions do not), then the dataset.

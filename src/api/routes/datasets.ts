@@ -122,7 +122,8 @@ export function register(router: Router, deps: ApiDeps): void {
     method: 'delete',
     path: '/datasets/:id',
     summary: 'Delete a finished dataset and its rows',
-    description: 'Answers 409 while the dataset is pending or running.',
+    description:
+      'Answers 409 while the dataset is pending or running, or while a pending or running scoring job uses it or a model is being trained from it.',
     tags: ['datasets'],
     params: DatasetParamsSchema,
     response: DeletedSchema,
