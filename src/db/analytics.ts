@@ -229,6 +229,28 @@ export function histogramEdges(lo: number, hi: number, bins: number): number[] {
   return edges;
 }
 
+/**
+ * {@link histogramEdges} of an explicit range, checked to be representable: a finite width
+ * hi − lo and, where lo < hi, every edge finite and strictly increasing (bins that would not be
+ * told apart, or edges past the largest double, are refused rather than answered).
+ *
+ * @throws ValidationError naming `range` and `bins` otherwise
+ */
+export function explicitHistogramEdges(lo: number, hi: number, bins: number): number[] {
+  const edges = histogramEdges(lo, hi, bins);
+  let why: string | null = null;
+  if (!Number.isFinite(hi - lo)) why = 'its width hi − lo is past the largest double';
+  else if (!edges.every(Number.isFinite)) why = 'some edges are past the largest double';
+  else if (lo < hi && edges.some((e, i) => i > 0 && !(e > edges[i - 1]!)))
+    why = 'some edges repeat (the bins are narrower than the doubles can tell apart)';
+  if (why === null) return edges;
+  const message = `range ${lo},${hi} cannot be split into bins=${bins} bins: ${why}; use a wider or narrower range, or fewer bins`;
+  throw new ValidationError(message, [
+    { path: 'query.range', message: why },
+    { path: 'query.bins', message: `${bins} bins over ${lo},${hi}` },
+  ]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Partitions and indexes
 // ---------------------------------------------------------------------------------------------
@@ -1796,6 +1818,7 @@ export async function datasetHistogram(pool: Pool, datasetId: string, q: Histogr
       if (range.kind === 'explicit') {
         lo = range.lo;
         hi = range.hi;
+        explicitHistogramEdges(lo, hi, q.bins);
       } else if (v.length === 0) {
         return answer(null, null, [], 0, 0, 0);
       } else if (range.kind === 'minmax') {
@@ -1815,6 +1838,7 @@ export async function datasetHistogram(pool: Pool, datasetId: string, q: Histogr
     if (range.kind === 'explicit') {
       lo = range.lo;
       hi = range.hi;
+      explicitHistogramEdges(lo, hi, q.bins);
     } else {
       const stored = stats.histograms[metric][range.kind];
       lo = stored.lo;

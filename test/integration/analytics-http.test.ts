@@ -100,6 +100,30 @@ describe('analytics over HTTP', () => {
     expect(rows[0]).toEqual({ n: 2 });
   });
 
+  it('refuses with 400 an explicit range whose bins cannot be represented', async () => {
+    // Edges past the largest double (the width times the bin number overflows), or repeated
+    // (a width below one step of the doubles per bin).
+    for (const [range, bins] of [
+      ['-1e307,1e307', 40],
+      ['0,1e308', 40],
+      ['0,5e-324', 40],
+      ['0,5e-324', 2],
+    ] as const) {
+      for (const host of ['', '&host_id=h1']) {
+        const path = `/datasets/${ds}/histogram?metric=cpu_usage&bins=${bins}&range=${range}${host}`;
+        const { status, body } = await get(path);
+        expect(status, path).toBe(400);
+        const error = body.error as { code: string; message: string };
+        expect(error.code, path).toBe('invalid_input');
+        expect(error.message, path).toMatch(/range/);
+        expect(error.message, path).toMatch(/bins/);
+      }
+    }
+    // The same bounds with bins that can be represented are answered.
+    expect((await get(`/datasets/${ds}/histogram?metric=cpu_usage&bins=1&range=0,5e-324`)).status).toBe(200);
+    expect((await get(`/datasets/${ds}/histogram?metric=cpu_usage&bins=2&range=0,1e308`)).status).toBe(200);
+  });
+
   it('answers 404 for an unknown dataset and 409 for one not completed', async () => {
     expect((await get(`/datasets/${randomUUID()}/summary`)).status).toBe(404);
     const r = await get(`/datasets/${running}/topk?column=region`);
