@@ -153,11 +153,3 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
   Object.defineProperty(config, 'databaseUrl', { value: e.DATABASE_URL, enumerable: false });
   return config;
 }
-
-let cached: Config | undefined;
-
-/** The process's configuration from its environment, parsed on first use and kept. */
-export function getConfig(): Config {
-  cached ??= loadConfig();
-  return cached;
-}

@@ -32,9 +32,6 @@ import {
   dropTelemetryPartition,
 } from '../db/telemetry.js';
 
-/** Default rows per chunk of an ingest. */
-export const INGEST_CHUNK_ROWS = 16_384;
-
 /** Progress of an ingest. */
 export interface IngestProgress {
   datasetId: string;

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { z } from 'zod';
-import type { GenerateParamsInput, GenerateParamsWire } from '../contract/generator.js';
+import type { GenerateParamsInput } from '../contract/generator.js';
 import { metricsOf } from '../contract/vocabulary.js';
 
 /** Default port of the generator service. */
@@ -143,22 +143,6 @@ export function paramsToMessage(p: GenerateParamsInput): ParamsMessage {
   }
   if (p.name !== undefined) m.name = p.name;
   return m;
-}
-
-/** camelCase library input from snake_case wire parameters (for callers holding the wire form). */
-export function wireToInput(w: GenerateParamsWire): GenerateParamsInput {
-  const out: GenerateParamsInput = {};
-  if (w.seed !== undefined) out.seed = w.seed;
-  if (w.host_count !== undefined) out.hostCount = w.host_count;
-  if (w.duration_s !== undefined) out.durationS = w.duration_s;
-  if (w.interval_s !== undefined) out.intervalS = w.interval_s;
-  if (w.start !== undefined) out.start = w.start;
-  if (w.regions !== undefined) out.regions = w.regions;
-  if (w.projects !== undefined) out.projects = w.projects;
-  if (w.anomaly_rate !== undefined) out.anomalyRate = w.anomaly_rate;
-  if (w.anomaly_types !== undefined) out.anomalyTypes = w.anomaly_types;
-  if (w.name !== undefined) out.name = w.name;
-  return out;
 }
 
 /** A decoded `GenerateRequest`. */

@@ -9,7 +9,7 @@
  * clean shutdown) stops the trainings under way, which are failed with the same error.
  */
 import { randomUUID } from 'node:crypto';
-import { createModel, getModel, MODEL_INTERRUPTED, type ModelRow } from '../db/models.js';
+import { createModel, MODEL_INTERRUPTED, type ModelRow } from '../db/models.js';
 import type { Pool } from '../db/pool.js';
 import { checkTrainingInput, trainModel, type TrainModelInput, type TrainModelResult } from './training.js';
 
@@ -145,14 +145,4 @@ export function createTrainingRunner(options: TrainingRunnerOptions): TrainingRu
       await Promise.all([...running.values()].map((r) => r.done));
     },
   };
-}
-
-/** Re-reads a model after its background training settled (tests, the CLI's `--wait`). */
-export async function waitForTraining(
-  runner: TrainingRunner,
-  pool: Pool,
-  modelId: string,
-): Promise<ModelRow | null> {
-  await runner.settled(modelId);
-  return getModel(pool, modelId);
 }
