@@ -21,6 +21,7 @@
 import { AlertManager, type AlertRecord } from '../core/alerts.js';
 import { alertOptionsFor, PolicyFilter, policyByName } from '../core/detector.js';
 import { ConflictError, DatabaseUnavailableError, NotFoundError } from '../core/errors.js';
+import { columnMap, toModelColumns } from '../core/column-map.js';
 import { allocateScoreOutput, PcaModel, scoreBatch } from '../core/pca.js';
 import { METRICS } from '../core/types.js';
 import { deleteAlertsForSource, saveAlertEvents, saveSuppressedCounts } from '../db/alerts.js';
@@ -87,6 +88,8 @@ export async function submitScoreDatasetJob(pool: Pool, input: SubmitScoreDatase
       { dataset_id: input.datasetId, status: dataset.status },
     );
   }
+  // The model's metrics must all be among the dataset's columns (checked again when it runs).
+  if (model.model) columnMap(PcaModel.fromJSON(model.model).metrics, METRICS);
   return createJob(pool, {
     modelId: input.modelId,
     datasetId: input.datasetId,
@@ -275,6 +278,9 @@ async function scorePhase(
   const reader = await pool.connect();
   let broken = false;
   const out = allocateScoreOutput(params.chunkRows, model.nFeatures);
+  // The stored columns, by name, onto the model's metrics (identity for the generator's eight).
+  const columns = columnMap(model.metrics, METRICS);
+  const ordered = columns.identity ? undefined : new Float64Array(params.chunkRows * model.nFeatures);
   let rowsDone = job.rowsDone;
   let last = performance.now();
   try {
@@ -290,7 +296,7 @@ async function scorePhase(
       checkStop();
       const chunk = step.value;
       const rows = chunk.matrix.rows;
-      scoreBatch(model, chunk.matrix, { out });
+      scoreBatch(model, toModelColumns(columns, chunk.matrix, ordered), { out });
       // Keep what the write needs, then start reading the next chunk while this one is written.
       const rowIds = chunk.rowIds.slice(0, rows);
       next = chunks.next();

@@ -128,6 +128,19 @@ describe('submitScoreDatasetJob', () => {
     );
   });
 
+  it("rejects a model whose metrics are not among the dataset's columns, naming them", async () => {
+    const json = (await getModel(pool, modelId))!.model as { metrics: string[] };
+    const other = randomUUID();
+    const metrics = json.metrics.map((m) => (m === 'disk_io' ? 'disk_iops' : m));
+    await pool.query(
+      `INSERT INTO models (id, name, status, params, model) VALUES ($1, 'other metrics', 'completed', '{}', $2)`,
+      [other, { ...json, metrics }],
+    );
+    const submit = submitScoreDatasetJob(pool, { modelId: other, datasetId, chunkRows: 1000 });
+    await expect(submit).rejects.toThrow(ConflictError);
+    await expect(submit).rejects.toThrow(/the source lacks the model metric disk_iops/);
+  });
+
   it('records a pending, unleased job over every row of the dataset', async () => {
     const job = await submitScoreDatasetJob(pool, { modelId, datasetId, chunkRows: 1000 });
     expect(job.status).toBe('pending');
