@@ -17,7 +17,8 @@
 import { type GenerateParamsInput } from '../src/contract/generator.js';
 import { ANOMALY_TYPES } from '../src/core/types.js';
 import { evaluateJob, type JobEvaluation } from '../src/db/evaluation.js';
-import { getJob, type JobPolicy } from '../src/db/jobs.js';
+import { POLICY_NAMES, type PolicyName } from '../src/core/detector.js';
+import { getJob } from '../src/db/jobs.js';
 import { migrate } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { generateDataset } from '../src/generator/ingest.js';
@@ -29,7 +30,7 @@ const OWNER = 'bench';
 const HOSTS = Number(process.env.TADS_QUALITY_HOSTS ?? 100);
 const DAYS = Number(process.env.TADS_QUALITY_DAYS ?? 1);
 const PAIRS = Number(process.env.TADS_QUALITY_PAIRS ?? 3);
-const POLICIES: JobPolicy[] = ['default', 'smoothed'];
+const POLICIES: readonly PolicyName[] = POLICY_NAMES;
 
 /** The targets: event recall per type, point-wise precision, false alerts per host per day. */
 const RECALL_TARGET: Record<string, number> = {
@@ -52,12 +53,12 @@ async function evaluatePair(
   pool: Pool,
   trainSeed: number,
   testSeed: number,
-): Promise<Record<JobPolicy, JobEvaluation>> {
+): Promise<Record<PolicyName, JobEvaluation>> {
   const size = { hostCount: HOSTS, durationS: DAYS * 86_400 };
   const trainId = await ingest(pool, { ...size, seed: trainSeed, anomalyRate: 0 });
   const { modelId } = await trainModel(pool, { datasetId: trainId, owner: OWNER });
   const testId = await ingest(pool, { ...size, seed: testSeed });
-  const out = {} as Record<JobPolicy, JobEvaluation>;
+  const out = {} as Record<PolicyName, JobEvaluation>;
   for (const policy of POLICIES) {
     const job = await submitScoreDatasetJob(pool, { modelId, datasetId: testId, chunkRows: 50_000, policy });
     const result = await runScoreDatasetJob(pool, job.id, { owner: OWNER });
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
   try {
     await migrate(pool);
     const pairs: [number, number][] = Array.from({ length: PAIRS }, (_, i) => [2 * i + 1, 2 * i + 2]);
-    const results: Record<JobPolicy, JobEvaluation>[] = [];
+    const results: Record<PolicyName, JobEvaluation>[] = [];
     for (const [a, b] of pairs) results.push(await evaluatePair(pool, a, b));
 
     // The first pair in detail, the two policies side by side

@@ -55,6 +55,17 @@ export {
 export type { GenerateParams, GenerateParamsInput, GenerateParamsWire } from './contract/generator.js';
 export { Random, fmix32, MAX_SEED } from './core/random.js';
 export { fnv1a32, shardOf, ownsHost } from './core/sharding.js';
+export {
+  POLICY_NAMES,
+  DEFAULT_POLICY,
+  SMOOTHED_POLICY,
+  policyByName,
+  alertOptionsFor,
+  PolicyFilter,
+} from './core/detector.js';
+export type { PolicyName, DetectorPolicy, PolicyInput, PolicyOutput } from './core/detector.js';
+export { columnMap, toModelColumns } from './core/column-map.js';
+export type { ColumnMap } from './core/column-map.js';
 export { AlertManager } from './core/alerts.js';
 export type {
   AlertRecord,

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { IdParamsSchema, oneOf, queryObject, uuidField } from './common.js';
+import { POLICY_NAMES } from './vocabulary.js';
 
 /** Path parameters `{ id }` (the model) of the evaluation routes. */
 export const EvaluationParamsSchema = IdParamsSchema;
@@ -51,7 +52,7 @@ export const EvaluationSchema = z.object({
   /** The completed job the figures come from. */
   job_id: z.uuid(),
   /** Detector policy of that job's alerts. */
-  policy: z.enum(['default', 'smoothed']),
+  policy: z.enum(POLICY_NAMES),
   records: count,
   /** Records with a non-finite metric (scores NaN, never flagged). */
   invalid_records: count,

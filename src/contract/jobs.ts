@@ -5,6 +5,7 @@
  * camelCase values.
  */
 import { z } from 'zod';
+import { POLICY_NAMES } from './vocabulary.js';
 import {
   IdParamsSchema,
   oneOf,
@@ -20,12 +21,6 @@ import {
 export const JOB_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
 /** Phases of a running job: scoring the rows, then replaying the scores into alerts. */
 export const JOB_PHASES = ['scoring', 'alerts', 'done'] as const;
-/**
- * Detector policies a job can raise alerts with: `default` is the pinned rule of DESIGN.md
- * ("Alerts"); `smoothed` is the improved policy of docs/DETECTION.md.
- */
-export const DETECTOR_POLICIES = ['default', 'smoothed'] as const;
-
 /** Smallest and largest chunk a job may walk the dataset in, in rows. */
 export const CHUNK_ROWS_MIN = 100;
 export const CHUNK_ROWS_MAX = 1_000_000;
@@ -49,7 +44,7 @@ export const ScoreDatasetRequestSchema = z
           `chunk_rows must be an integer in [${CHUNK_ROWS_MIN}, ${CHUNK_ROWS_MAX}]; got ${showValue(iss.input)}`,
       })
       .optional(),
-    policy: oneOf('policy', DETECTOR_POLICIES).optional(),
+    policy: oneOf('policy', POLICY_NAMES).optional(),
   })
   .transform((b) => ({
     modelId: b.model_id,
@@ -101,7 +96,7 @@ export const JobSchema = z.object({
   phase: z.enum(JOB_PHASES),
   error: z.string().nullable(),
   chunk_rows: z.number().int().positive(),
-  policy: z.enum(DETECTOR_POLICIES),
+  policy: z.enum(POLICY_NAMES),
   rows_total: z.number().int().nonnegative(),
   rows_done: z.number().int().nonnegative(),
   timings: JobTimingsSchema,

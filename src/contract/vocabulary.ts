@@ -37,6 +37,14 @@ export function metricsOf<T>(r: Readonly<Partial<Record<MetricName, T>>>): Parti
   };
 }
 
+/**
+ * Names of the detector policies (src/core/detector.ts): the rule over the per-record scores that
+ * flags records and raises alerts, as chosen for a job and stored with it.
+ */
+export const POLICY_NAMES = ['default', 'smoothed'] as const;
+/** One of {@link POLICY_NAMES}. */
+export type PolicyName = (typeof POLICY_NAMES)[number];
+
 /** Injected anomaly types; an anomaly type's code is its index here (-1 for none). */
 export const ANOMALY_TYPES = [
   'spike',

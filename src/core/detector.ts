@@ -22,11 +22,10 @@
  * Everything here is pure and streaming: state per host, records in (ts, host_id) order, so a
  * replay gives the same output as a live pass.
  */
+import { POLICY_NAMES, type PolicyName } from '../contract/vocabulary.js';
 import type { AlertManagerOptions } from './alerts.js';
 
-/** Names of the detector policies, as stored with a job. */
-export const POLICY_NAMES = ['default', 'smoothed'] as const;
-export type PolicyName = (typeof POLICY_NAMES)[number];
+export { POLICY_NAMES, type PolicyName };
 
 /** A detector policy: the per-host window rule and the alert manager's options. */
 export interface DetectorPolicy {

@@ -25,7 +25,8 @@ import { ConflictError, NotFoundError } from '../core/errors.js';
 import { getDataset } from './datasets.js';
 import { toDatabaseError } from './errors.js';
 import { BinaryCopyParser, jobScoresPartition } from './job-scores.js';
-import { getJob, latestCompletedJob, type JobPolicy, type JobRecord } from './jobs.js';
+import type { PolicyName } from '../contract/vocabulary.js';
+import { getJob, latestCompletedJob, type JobRecord } from './jobs.js';
 import type { Pool, Queryable } from './pool.js';
 
 /** Groupings of the error distribution (fixed list: column names never come from input). */
@@ -110,7 +111,7 @@ export interface JobEvaluation {
   modelId: string;
   datasetId: string;
   jobId: string;
-  policy: JobPolicy;
+  policy: PolicyName;
   records: number;
   invalidRecords: number;
   anomalies: number;

@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { POLICY_NAMES, type PolicyName } from '../contract/vocabulary.js';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import { cursorTimestampSql, keysetCondition, toPage, type Page } from './pagination.js';
 import type { Queryable } from './pool.js';
@@ -21,15 +22,12 @@ import { updateLeasedRunning } from './leases.js';
 export type JobStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
 /** Job phases, as stored. */
 export type JobPhase = 'scoring' | 'alerts' | 'done';
-/** Detector policy a job raises its alerts with (see src/core/detector.ts). */
-export type JobPolicy = 'default' | 'smoothed';
-
 /** Options a job was created with (stored in `jobs.params`). */
 export interface JobParams {
   /** Rows per chunk: one COPY out, one native scoring call, one transaction. */
   chunkRows: number;
   /** Detector policy of the alert replay. */
-  policy: JobPolicy;
+  policy: PolicyName;
 }
 
 /** Time spent per phase, accumulated over every run of the job. */
@@ -71,7 +69,7 @@ const bigintText = z.union([z.string(), z.number()]).transform((v) => Number(v))
 const ParamsRow = z
   .object({
     chunk_rows: z.number().int().positive(),
-    policy: z.enum(['default', 'smoothed']).default('default'),
+    policy: z.enum(POLICY_NAMES).default('default'),
   })
   .transform((p): JobParams => ({ chunkRows: p.chunk_rows, policy: p.policy }));
 const TimingsRow = z

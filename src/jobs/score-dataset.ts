@@ -19,7 +19,7 @@
  * taken over after it stalled) fails its next write and stops without touching anything else.
  */
 import { AlertManager, type AlertRecord } from '../core/alerts.js';
-import { alertOptionsFor, PolicyFilter, policyByName } from '../core/detector.js';
+import { alertOptionsFor, PolicyFilter, policyByName, type PolicyName } from '../core/detector.js';
 import { ConflictError, DatabaseUnavailableError, NotFoundError } from '../core/errors.js';
 import { columnMap, toModelColumns } from '../core/column-map.js';
 import { allocateScoreOutput, PcaModel, scoreBatch } from '../core/pca.js';
@@ -43,7 +43,6 @@ import {
   markJobCancelled,
   saveCheckpoint,
   setJobPhase,
-  type JobPolicy,
   type JobRecord,
 } from '../db/jobs.js';
 import { HEARTBEAT_INTERVAL_MS, LEASE_TTL_MS, LeaseLostError } from '../db/leases.js';
@@ -58,7 +57,7 @@ export interface SubmitScoreDatasetInput {
   /** Rows per chunk (see src/contract/jobs.ts for the range). */
   chunkRows: number;
   /** Detector policy of the alert replay (default `default`). */
-  policy?: JobPolicy;
+  policy?: PolicyName;
 }
 
 /**

@@ -7,20 +7,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertManager, type AlertRecord } from '../../src/core/alerts.js';
-import { alertOptionsFor, PolicyFilter, policyByName } from '../../src/core/detector.js';
+import { alertOptionsFor, PolicyFilter, policyByName, type PolicyName } from '../../src/core/detector.js';
 import { ConflictError, NotFoundError } from '../../src/core/errors.js';
 import { generateTelemetry, type GenerateParamsInput } from '../../src/core/generator.js';
 import { PcaModel, scoreBatch } from '../../src/core/pca.js';
 import { createDataset } from '../../src/db/datasets.js';
 import { countScores, jobScoresPartition } from '../../src/db/job-scores.js';
-import {
-  acquireJobLease,
-  getJob,
-  heartbeatJob,
-  listJobs,
-  saveCheckpoint,
-  type JobPolicy,
-} from '../../src/db/jobs.js';
+import { acquireJobLease, getJob, heartbeatJob, listJobs, saveCheckpoint } from '../../src/db/jobs.js';
 import { LeaseLostError, releaseLease } from '../../src/db/leases.js';
 import { getModel } from '../../src/db/models.js';
 import { createPool, withTransaction, type Pool } from '../../src/db/pool.js';
@@ -84,7 +77,7 @@ async function storedAlerts(jobId: string) {
 }
 
 /** The scoring and alert replay of a job, done in memory from the generator's rows. */
-async function expectedAlerts(policyName: JobPolicy): Promise<AlertRecord[]> {
+async function expectedAlerts(policyName: PolicyName): Promise<AlertRecord[]> {
   const row = await getModel(pool, modelId);
   const model = PcaModel.fromJSON(row!.model);
   const data = generateTelemetry(EVAL_PARAMS);

@@ -84,16 +84,23 @@ describe("the library: import { … } from 'tads'", () => {
       'shardOf',
       'ownsHost',
       'fnv1a32',
+      'policyByName',
+      'alertOptionsFor',
+      'columnMap',
+      'toModelColumns',
       // classes
       'PcaModel',
       'PcaAccumulator',
       'PcaError',
       'AlertManager',
+      'PolicyFilter',
       'Random',
     ];
     for (const name of functions) expect(kinds[name], name).toBe('function');
     expect(kinds.METRICS).toBe('object');
     expect(kinds.ANOMALY_TYPES).toBe('object');
+    for (const name of ['POLICY_NAMES', 'DEFAULT_POLICY', 'SMOOTHED_POLICY'])
+      expect(kinds[name], name).toBe('object');
   });
 
   it('loads no database, gRPC or HTTP server module', () => {

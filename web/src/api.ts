@@ -26,6 +26,7 @@ import {
   type AnalyticsMetric,
 } from '../../src/contract/analytics.js';
 import type { Health } from '../../src/contract/common.js';
+import type { PolicyName } from '../../src/contract/vocabulary.js';
 import type { CreateDatasetRequest, Dataset, DatasetList, Deleted } from '../../src/contract/datasets.js';
 import {
   ErrorDistributionSchema,
@@ -90,7 +91,7 @@ export interface ScoreDatasetBody {
   model_id: string;
   dataset_id: string;
   chunk_rows?: number;
-  policy?: 'default' | 'smoothed';
+  policy?: PolicyName;
 }
 
 /** Every API call the dashboard makes. */

@@ -20,7 +20,8 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TadsClient } from '../../client/index.js';
 import { InferenceRecordWireSchema, INFERENCE_MAX_RECORDS } from '../../contract/inference.js';
-import { CHUNK_ROWS_MAX, CHUNK_ROWS_MIN, DETECTOR_POLICIES, type JobWire } from '../../contract/jobs.js';
+import { CHUNK_ROWS_MAX, CHUNK_ROWS_MIN, type JobWire } from '../../contract/jobs.js';
+import { POLICY_NAMES, type PolicyName } from '../../contract/vocabulary.js';
 import type { EvaluationWire } from '../../contract/evaluation.js';
 import type { PcaModel } from '../../core/pca.js';
 import { loadModelFile } from '../../scorer/models.js';
@@ -352,7 +353,7 @@ async function scoreDataset(
   let job = await client.scoreDataset({
     model_id: args.modelId,
     dataset_id: args.datasetId,
-    ...(args.policy !== undefined ? { policy: args.policy as (typeof DETECTOR_POLICIES)[number] } : {}),
+    ...(args.policy !== undefined ? { policy: args.policy as PolicyName } : {}),
     ...(args.chunkRows !== undefined ? { chunk_rows: args.chunkRows } : {}),
   });
   if (!io.json) io.err.write(`job ${job.id} started\n`);
@@ -441,7 +442,7 @@ export const scoreCommand: CommandSpec = {
     {
       name: 'policy',
       type: 'string',
-      description: `the job's alert policy (${DETECTOR_POLICIES.join(', ')})`,
+      description: `the job's alert policy (${POLICY_NAMES.join(', ')})`,
       placeholder: 'name',
       defaultText: 'the pinned rule, default',
     },
@@ -465,9 +466,9 @@ export const scoreCommand: CommandSpec = {
     // Validate
     const { modelId, modelFile, file, datasetId } = checkFlags(flags);
     const policy = flags.policy as string | undefined;
-    if (policy !== undefined && !(DETECTOR_POLICIES as readonly string[]).includes(policy))
+    if (policy !== undefined && !(POLICY_NAMES as readonly string[]).includes(policy))
       throw new UsageError(
-        `--policy must be one of ${DETECTOR_POLICIES.join(', ')}; got ${JSON.stringify(policy)}`,
+        `--policy must be one of ${POLICY_NAMES.join(', ')}; got ${JSON.stringify(policy)}`,
       );
     const api = (flags.api as string | undefined) ?? io.env.TADS_API ?? DEFAULT_API;
 

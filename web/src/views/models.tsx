@@ -6,18 +6,14 @@
  */
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type uPlot from 'uplot';
-import {
-  DETECTOR_POLICIES,
-  ScoreDatasetRequestSchema,
-  type JobListWire,
-  type JobWire,
-} from '../../../src/contract/jobs.js';
+import { ScoreDatasetRequestSchema, type JobListWire, type JobWire } from '../../../src/contract/jobs.js';
 import {
   ERROR_GROUPINGS,
   type ErrorGrouping,
   type EvaluationWire,
 } from '../../../src/contract/evaluation.js';
 import type { ModelSummaryWire, ModelWire } from '../../../src/contract/models.js';
+import { POLICY_NAMES, type PolicyName } from '../../../src/contract/vocabulary.js';
 import { useApi } from '../api-context.js';
 import { modelLabel, unfinished, useDatasets, useJobs, useModel, useModels } from '../data.js';
 import { checkBody, unchosen, useSubmit } from '../forms.js';
@@ -189,7 +185,7 @@ function ScoringPanel({ modelId, jobs }: { modelId: string; jobs: AsyncState<Job
   const datasets = useDatasets(100);
   const onJobsChanged = jobs.reload;
   const [datasetId, setDatasetId] = useState('');
-  const [policy, setPolicy] = useState<(typeof DETECTOR_POLICIES)[number]>('default');
+  const [policy, setPolicy] = useState<PolicyName>('default');
   const names = new Map(datasets.data?.items.map((d) => [d.id, d.name]));
 
   const { errors, busy, onSubmit } = useSubmit(
@@ -216,7 +212,7 @@ function ScoringPanel({ modelId, jobs }: { modelId: string; jobs: AsyncState<Job
             value={policy}
             onChange={(v) => setPolicy(v as typeof policy)}
             errors={errors}
-            options={DETECTOR_POLICIES.map((p) => ({ value: p, label: p }))}
+            options={POLICY_NAMES.map((p) => ({ value: p, label: p }))}
           />
           <SubmitButton label="Start scoring job" busyLabel="Starting…" busy={busy} />
         </div>
