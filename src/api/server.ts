@@ -3,9 +3,28 @@
  * listening on the configured host and port.
  */
 import type { ApiDeps } from './deps.js';
-import { uws, type us_listen_socket } from './http.js';
+import { uws, type TemplatedApp, type us_listen_socket } from './http.js';
 import { Router } from './router.js';
 import { ROUTE_GROUPS, type RouteGroup } from './routes/index.js';
+
+/** uWS's listen option that binds without SO_REUSEPORT (`ListenOptions` in its typings). */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+
+/** `app.listen(host, port, options, cb)`: this uWS build has the overload, its typings do not. */
+function listenExclusive(
+  app: TemplatedApp,
+  host: string,
+  port: number,
+  cb: (socket: us_listen_socket | false) => void,
+): void {
+  const listen = app.listen.bind(app) as unknown as (
+    host: string,
+    port: number,
+    options: number,
+    cb: (socket: us_listen_socket | false) => void,
+  ) => TemplatedApp;
+  listen(host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, cb);
+}
 
 /** A listening API server. */
 export interface ApiServer {
@@ -46,11 +65,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   for (const group of options.groups ?? ROUTE_GROUPS) group.register(router, deps);
   router.finish();
 
-  // Listen.
+  // Listen, exclusively: uWS's default binds with SO_REUSEPORT, so a second server on a port in
+  // use would start silently and the kernel would split the connections between the two.
   const socket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(host, port, (s) => {
+    listenExclusive(app, host, port, (s) => {
       if (s) resolve(s);
-      else reject(new Error(`the API cannot listen on ${host}:${port} (port in use or not allowed)`));
+      else reject(new Error(`the API cannot listen on ${host}:${port}: the port is in use (or not allowed)`));
     });
   });
   const actualPort = uws.us_socket_local_port(socket);
