@@ -19,6 +19,7 @@
  * id and events like any other (so it is stored), is counted for its minute, and goes through the
  * same open/close/cooldown cycle; suppressed alerts do not count towards the cap.
  */
+import { describe } from './check.js';
 
 /** One alert as the manager sees it. Times are milliseconds since the Unix epoch. */
 export interface AlertRecord {
@@ -687,14 +688,4 @@ function checkState(state: AlertManagerState): void {
       }
     }
   });
-}
-
-function describe(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
-  if (v === null) return 'null';
-  if (v === undefined) return 'undefined';
-  if (Array.isArray(v)) return 'an array';
-  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
-  return typeof v;
 }

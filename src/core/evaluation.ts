@@ -14,6 +14,7 @@
  * Float64Arrays (positives, negatives), each sorted natively, and merged from the top, so memory
  * is 8 bytes per valid record beyond the inputs.
  */
+import { describe } from './check.js';
 
 /** Counts of the point-wise confusion matrix. */
 export interface Confusion {
@@ -615,14 +616,4 @@ function isArray(v: unknown): boolean {
 
 function isFiniteNumber(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
-}
-
-function describe(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
-  if (v === null) return 'null';
-  if (v === undefined) return 'undefined';
-  if (Array.isArray(v)) return 'an array';
-  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
-  return typeof v;
 }

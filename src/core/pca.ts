@@ -21,6 +21,7 @@ import {
   type NativeScorer,
 } from '../native/binding.js';
 import { translateNativeError } from '../native/errors.js';
+import { describe } from './check.js';
 
 export { PcaError } from '../native/errors.js';
 export type { ModelJson, SpeLimitInfo } from './model-json.js';
@@ -99,15 +100,6 @@ export interface ScoreOptions {
 
 // ---------------------------------------------------------------------------------------------
 // Validation helpers: each names the parameter, what was expected and what arrived.
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (ArrayBuffer.isView(v)) return v.constructor.name;
-  if (Array.isArray(v)) return 'an array';
-  return typeof v;
-}
 
 function expectNumber(v: unknown, name: string): number {
   if (typeof v !== 'number') throw new TypeError(`${name} must be a number; got ${describe(v)}`);

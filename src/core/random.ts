@@ -17,6 +17,7 @@
  *
  * State lives in an `Int32Array` (not object fields) so that V8 keeps the 32-bit words unboxed.
  */
+import { describe } from './check.js';
 
 /** Largest seed accepted: seeds are non-negative safe integers. */
 export const MAX_SEED = Number.MAX_SAFE_INTEGER;
@@ -83,14 +84,6 @@ function checkSeed(seed: unknown): number {
     throw new RangeError(`seed must be an integer in [0, ${MAX_SEED}]; got ${describe(seed)}`);
   }
   return seed;
-}
-
-function describe(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v;
 }
 
 // ---------------------------------------------------------------------------------------------

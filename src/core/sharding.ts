@@ -2,6 +2,7 @@
  * Host sharding of the live scorer (DESIGN.md "Sharding"): scorer `i of n` owns the hosts whose
  * FNV-1a 32-bit hash of `host_id` (over its UTF-8 bytes) mod n equals i.
  */
+import { describe } from './check.js';
 
 /** FNV-1a 32-bit offset basis. */
 const FNV_OFFSET_BASIS = 0x811c9dc5;
@@ -94,11 +95,4 @@ function validateCount(count: unknown): asserts count is number {
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 0xffffffff) {
     throw new RangeError(`count must be an integer in [1, 4294967295]; got ${describe(count)}`);
   }
-}
-
-function describe(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
-  if (v === null) return 'null';
-  return typeof v;
 }

@@ -22,6 +22,7 @@ import { toDatabaseError } from './errors.js';
 import { notifyAlertChanges, type AlertChange } from './events.js';
 import { cursorTimestampSql, keysetCondition, toPage, type Page } from './pagination.js';
 import type { Queryable } from './pool.js';
+import { describe } from '../core/check.js';
 
 /** Where alerts come from and what they belong to. */
 export interface AlertTarget {
@@ -426,14 +427,6 @@ function checkSource(source: unknown): void {
 function invalid(name: string, expected: string, got: unknown): ValidationError {
   const message = `${name} must be ${expected}; got ${describe(got)}`;
   return new ValidationError(message, [{ path: name, message }]);
-}
-
-function describe(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
-  if (v === null) return 'null';
-  if (v === undefined) return 'undefined';
-  return Array.isArray(v) ? 'an array' : typeof v;
 }
 
 /** Array.isArray and instanceof Map without their narrowing to any (which erases element types). */

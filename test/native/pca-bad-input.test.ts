@@ -207,7 +207,7 @@ describe('scoreBatch: bad input and invalid records', () => {
     );
     const wrongType = { ...allocateScoreOutput(2, 4), topMetric: new Float64Array(2) } as never;
     expect(() => scoreBatch(model, matrix(2, 4, () => 1), { out: wrongType })).toThrow(
-      new TypeError('options.out.topMetric must be a Int32Array; got Float64Array'),
+      new TypeError('options.out.topMetric must be a Int32Array; got a Float64Array'),
     );
   });
 
