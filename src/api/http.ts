@@ -178,7 +178,7 @@ export class Exchange {
 
   /**
    * Sends a response (once; later calls and calls after an abort do nothing), corked: status,
-   * CORS headers, `content-type`, the other headers, then the body.
+   * CORS headers, `content-type`, the other headers, then the body (none to a HEAD request).
    *
    * @param status - the status code
    * @param body - the body (empty for none)
@@ -204,7 +204,15 @@ export class Exchange {
         res.writeHeader('content-type', contentType);
       }
       if (headers) for (const k of Object.keys(headers)) res.writeHeader(k, headers[k]!);
-      res.end(body, closeConnection);
+      // HEAD: GET's headers (its content-length included) and no body, or the next request on a
+      // kept-alive connection would be read from the body's bytes. This uWS build aborts the
+      // process when `endWithoutBody` is given a length, so the header is written here. A HEAD
+      // request has no body to cut short, so `closeConnection` does not apply to it.
+      if (this.method === 'HEAD') {
+        const length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+        res.writeHeader('content-length', String(length));
+        res.endWithoutBody();
+      } else res.end(body, closeConnection);
     });
   }
 

@@ -572,6 +572,8 @@ export class Router {
     };
     const method = def.method === 'delete' ? 'del' : def.method;
     this.app[method](def.path, handler);
+    // HEAD answers like GET, without the body (see Exchange.send).
+    if (def.method === 'get') this.app.head(def.path, handler);
   }
 
   /** Registers a WebSocket route on the app (see uWS `app.ws`). */
