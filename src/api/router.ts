@@ -711,7 +711,10 @@ export class Router {
         error: err instanceof Error ? (err.stack ?? err.message) : String(err),
       });
     }
-    // After a 413 the rest of the upload is not read: close the connection.
-    ex.sendJson(status, body, status === 413);
+    // After a 413 or a bad content-length the rest of the upload is not read: close the
+    // connection.
+    const unread =
+      status === 413 || (err instanceof ValidationError && err.issues[0]?.path === 'headers.content-length');
+    ex.sendJson(status, body, unread);
   }
 }
