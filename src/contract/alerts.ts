@@ -7,6 +7,7 @@ import { z } from 'zod';
 import {
   oneOf,
   PAGE_LIMITS,
+  onceParsed,
   pageSchema,
   paginationQueryShape,
   queryObject,
@@ -59,7 +60,7 @@ export const ListAlertsQuerySchema = queryObject({
         message: `host and host_id name the same filter and must agree; got host=${showValue(q.host)} and host_id=${showValue(q.host_id)}`,
       });
     }
-  })
+  }, onceParsed)
   .transform((q) => ({
     limit: q.limit ?? PAGE_LIMITS.default,
     cursor: q.cursor,

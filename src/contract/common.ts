@@ -17,6 +17,16 @@ export function showValue(v: unknown): string {
 }
 
 /**
+ * The `when` of every refinement that reads more than one field (`.refine(f, { ..., ...onceParsed })`):
+ * run it only when the fields parsed cleanly. By default zod runs an object's refinements after a
+ * field failed with a non-aborting issue, and the refinement then sees that field's raw,
+ * untransformed value (a string where a Date was expected).
+ */
+export const onceParsed = {
+  when: (payload: { issues: readonly unknown[] }): boolean => payload.issues.length === 0,
+};
+
+/**
  * An integer query parameter (query values arrive as text): digits only, within [min, max].
  *
  * @param name - the parameter's name as the caller spells it, for messages

@@ -8,6 +8,7 @@ import {
   IdParamsSchema,
   oneOf,
   PAGE_LIMITS,
+  onceParsed,
   pageSchema,
   paginationQueryShape,
   queryObject,
@@ -84,6 +85,7 @@ export const TrainRequestSchema = z
   .refine((b) => b.variance === undefined || b.n_components === undefined, {
     error: 'give either variance or n_components, not both',
     path: ['n_components'],
+    ...onceParsed,
   })
   .transform((b) => ({
     datasetId: b.dataset_id,
