@@ -12,6 +12,7 @@ import {
   paginationQueryShape,
   queryObject,
   showValue,
+  text,
   TimestampSchema,
   uuidField,
 } from './common.js';
@@ -24,8 +25,7 @@ export type AlertState = (typeof ALERT_STATES)[number];
 export const ALERT_FILTER_MAX_LENGTH = 200;
 
 const textFilter = (name: string) =>
-  z
-    .string({ error: (iss) => `${name} must be a text; got ${showValue(iss.input)}` })
+  text(name)
     .min(1, { error: () => `${name} must be a non-empty text; got ""` })
     .max(ALERT_FILTER_MAX_LENGTH, {
       error: (iss) =>

@@ -27,6 +27,21 @@ export const onceParsed = {
 };
 
 /**
+ * Text as it enters TADS (bodies, query strings, gRPC): a string without NUL (U+0000), which
+ * PostgreSQL text cannot hold. Chain length and pattern checks after it. Every text field of a
+ * request uses it.
+ *
+ * @param name - the field's name as the caller spells it, for messages
+ * @param typeError - the message for a value that is not a string (default `<name> must be a
+ *   text; got …`)
+ */
+export function text(name: string, typeError?: (iss: { input?: unknown }) => string) {
+  return z
+    .string({ error: typeError ?? ((iss) => `${name} must be a text; got ${showValue(iss.input)}`) })
+    .refine((s) => !s.includes('\u0000'), { error: `${name} must not contain NUL (U+0000)`, abort: true });
+}
+
+/**
  * An integer query parameter (query values arrive as text): digits only, within [min, max].
  *
  * @param name - the parameter's name as the caller spells it, for messages

@@ -8,7 +8,7 @@
  * an HTTP client and a gRPC client all get the same message for the same mistake.
  */
 import { z } from 'zod';
-import { onceParsed } from './common.js';
+import { onceParsed, text } from './common.js';
 import { ANOMALY_TYPES, type AnomalyType } from './vocabulary.js';
 
 /** Anomaly types, in code order. */
@@ -244,8 +244,7 @@ const rateField = (name: string) => {
 };
 
 const nameField = (name: string) =>
-  z
-    .string({ error: (iss) => `${name} must be a string; got ${show(iss.input)}` })
+  text(name, (iss) => `${name} must be a string; got ${show(iss.input)}`)
     .trim()
     .min(1, {
       error: () => `${name} must be 1 to ${GENERATOR_LIMITS.maxNameLength} characters; got an empty name`,

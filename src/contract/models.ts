@@ -13,6 +13,7 @@ import {
   paginationQueryShape,
   queryObject,
   showValue,
+  text,
   TimestampSchema,
   uuidField,
 } from './common.js';
@@ -38,11 +39,10 @@ export const TrainRequestSchema = z
   .strictObject(
     {
       dataset_id: uuidField('dataset_id'),
-      name: z
-        .string({
-          error: (iss) =>
-            `name must be a text of 1 to ${MODEL_NAME_MAX} characters; got ${showValue(iss.input)}`,
-        })
+      name: text(
+        'name',
+        (iss) => `name must be a text of 1 to ${MODEL_NAME_MAX} characters; got ${showValue(iss.input)}`,
+      )
         .trim()
         .min(1, { error: `name must be a text of 1 to ${MODEL_NAME_MAX} characters; got an empty text` })
         .max(MODEL_NAME_MAX, {
