@@ -1,7 +1,7 @@
 /**
  * Maps errors to HTTP: domain errors (src/core/errors.ts) to their status and the error body of
  * DESIGN.md, zod failures to a 400 naming each field, unreachable databases to 503, anything
- * else to a 500 that reveals nothing of the server.
+ * else (an `internal` TadsError included) to a 500 that reveals nothing of the server.
  */
 import type { z } from 'zod';
 import { ERROR_STATUS, type ErrorBody } from '../contract/errors.js';
@@ -24,11 +24,13 @@ export interface ErrorResponse {
  */
 export function toErrorResponse(err: unknown): ErrorResponse {
   const e = toDatabaseError(err);
-  if (isTadsError(e)) {
+  // An internal error's message may carry anything (a database's or a library's text): it is
+  // logged, never sent.
+  if (isTadsError(e) && e.code !== 'internal') {
     return {
       status: ERROR_STATUS[e.code],
       body: { error: { code: e.code, message: e.message, details: e.details } },
-      unexpected: e.code === 'internal',
+      unexpected: false,
     };
   }
   return {

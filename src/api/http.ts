@@ -16,7 +16,7 @@ import type {
   us_listen_socket,
   WebSocketBehavior,
 } from '@trufflesuite/uws-js-unofficial';
-import { PayloadTooLargeError } from '../core/errors.js';
+import { PayloadTooLargeError, ValidationError } from '../core/errors.js';
 
 /** The uWebSockets.js module (loaded through require: it is a CommonJS native addon). */
 export type UwsModule = typeof import('@trufflesuite/uws-js-unofficial');
@@ -83,6 +83,7 @@ export class Exchange {
   #tracking = false;
   #controller: AbortController | undefined;
   #onAbort: (() => void) | undefined;
+  #conflictingLength: string | undefined;
 
   /**
    * @param res - the uWS response
@@ -101,6 +102,12 @@ export class Exchange {
     for (const name of headerNames) {
       const v = req.getHeader(name);
       if (v !== '') headers[name] = v;
+    }
+    // `getHeader` reads only the first of repeated headers: two different lengths are caught here.
+    if (headers['content-length'] !== undefined) {
+      req.forEach((name, value) => {
+        if (name === 'content-length' && value !== headers['content-length']) this.#conflictingLength = value;
+      });
     }
     if (cors.origins.length > 0 && headers.origin === undefined) {
       const origin = req.getHeader('origin');
@@ -150,12 +157,33 @@ export class Exchange {
   /**
    * Reads the whole body, failing with PayloadTooLargeError as soon as it exceeds `limit` bytes
    * (checked against Content-Length first, then while streaming). Call it synchronously in the
-   * uWS handler (it tracks aborts); the `content-length` header is used when it was read.
+   * uWS handler (it tracks aborts); the `content-length` header is used when it was read, and a
+   * malformed one (not a decimal number, or repeated with another value) fails with
+   * ValidationError. (Values uWS's own parser refuses — negative, non-numeric, 10 digits or
+   * more — never get here: uWS closes the connection.)
    */
   readBody(limit: number): Promise<Buffer> {
     this.trackAbort();
-    const declared = Number(this.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) return Promise.reject(new PayloadTooLargeError(limit));
+    const length = this.headers['content-length'];
+    if (length !== undefined) {
+      if (this.#conflictingLength !== undefined) {
+        return Promise.reject(
+          new ValidationError(
+            `content-length must be given once; got ${JSON.stringify(length)} and ${JSON.stringify(this.#conflictingLength)}`,
+            [{ path: 'headers.content-length', message: 'conflicting content-length headers' }],
+          ),
+        );
+      }
+      if (!/^\d+$/.test(length)) {
+        return Promise.reject(
+          new ValidationError(
+            `content-length must be a decimal number of bytes; got ${JSON.stringify(length)}`,
+            [{ path: 'headers.content-length', message: `expected a number of bytes; got ${length}` }],
+          ),
+        );
+      }
+      if (Number(length) > limit) return Promise.reject(new PayloadTooLargeError(limit));
+    }
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -178,7 +206,7 @@ export class Exchange {
 
   /**
    * Sends a response (once; later calls and calls after an abort do nothing), corked: status,
-   * CORS headers, `content-type`, the other headers, then the body.
+   * CORS headers, `content-type`, the other headers, then the body (none to a HEAD request).
    *
    * @param status - the status code
    * @param body - the body (empty for none)
@@ -204,7 +232,15 @@ export class Exchange {
         res.writeHeader('content-type', contentType);
       }
       if (headers) for (const k of Object.keys(headers)) res.writeHeader(k, headers[k]!);
-      res.end(body, closeConnection);
+      // HEAD: GET's headers (its content-length included) and no body, or the next request on a
+      // kept-alive connection would be read from the body's bytes. This uWS build aborts the
+      // process when `endWithoutBody` is given a length, so the header is written here. A HEAD
+      // request has no body to cut short, so `closeConnection` does not apply to it.
+      if (this.method === 'HEAD') {
+        const length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+        res.writeHeader('content-length', String(length));
+        res.endWithoutBody();
+      } else res.end(body, closeConnection);
     });
   }
 

@@ -572,6 +572,8 @@ export class Router {
     };
     const method = def.method === 'delete' ? 'del' : def.method;
     this.app[method](def.path, handler);
+    // HEAD answers like GET, without the body (see Exchange.send).
+    if (def.method === 'get') this.app.head(def.path, handler);
   }
 
   /** Registers a WebSocket route on the app (see uWS `app.ws`). */
@@ -709,7 +711,10 @@ export class Router {
         error: err instanceof Error ? (err.stack ?? err.message) : String(err),
       });
     }
-    // After a 413 the rest of the upload is not read: close the connection.
-    ex.sendJson(status, body, status === 413);
+    // After a 413 or a bad content-length the rest of the upload is not read: close the
+    // connection.
+    const unread =
+      status === 413 || (err instanceof ValidationError && err.issues[0]?.path === 'headers.content-length');
+    ex.sendJson(status, body, unread);
   }
 }

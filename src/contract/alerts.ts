@@ -7,10 +7,12 @@ import { z } from 'zod';
 import {
   oneOf,
   PAGE_LIMITS,
+  onceParsed,
   pageSchema,
   paginationQueryShape,
   queryObject,
   showValue,
+  text,
   TimestampSchema,
   uuidField,
 } from './common.js';
@@ -23,8 +25,7 @@ export type AlertState = (typeof ALERT_STATES)[number];
 export const ALERT_FILTER_MAX_LENGTH = 200;
 
 const textFilter = (name: string) =>
-  z
-    .string({ error: (iss) => `${name} must be a text; got ${showValue(iss.input)}` })
+  text(name)
     .min(1, { error: () => `${name} must be a non-empty text; got ""` })
     .max(ALERT_FILTER_MAX_LENGTH, {
       error: (iss) =>
@@ -59,7 +60,7 @@ export const ListAlertsQuerySchema = queryObject({
         message: `host and host_id name the same filter and must agree; got host=${showValue(q.host)} and host_id=${showValue(q.host_id)}`,
       });
     }
-  })
+  }, onceParsed)
   .transform((q) => ({
     limit: q.limit ?? PAGE_LIMITS.default,
     cursor: q.cursor,

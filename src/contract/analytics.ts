@@ -9,7 +9,7 @@
  * `[lo, hi)` but the last, which is closed.
  */
 import { z } from 'zod';
-import { oneOf, queryInt, queryObject, showValue, TimestampSchema } from './common.js';
+import { onceParsed, oneOf, queryInt, queryObject, showValue, TimestampSchema } from './common.js';
 import { ANOMALY_TYPES, METRICS, type MetricName } from './vocabulary.js';
 
 /** The eight metrics, in column order. */
@@ -176,6 +176,7 @@ export const TimeseriesQuerySchema = queryObject({
   .refine((q) => q.from === undefined || q.to === undefined || q.from.getTime() < q.to.getTime(), {
     error: 'from must be earlier than to',
     path: ['from'],
+    ...onceParsed,
   })
   .transform((q) => ({
     metrics: q.metrics,

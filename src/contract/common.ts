@@ -17,6 +17,31 @@ export function showValue(v: unknown): string {
 }
 
 /**
+ * The `when` of every refinement that reads more than one field (`.refine(f, { ..., ...onceParsed })`):
+ * run it only when the fields parsed cleanly. By default zod runs an object's refinements after a
+ * field failed with a non-aborting issue, and the refinement then sees that field's raw,
+ * untransformed value (a string where a Date was expected).
+ */
+export const onceParsed = {
+  when: (payload: { issues: readonly unknown[] }): boolean => payload.issues.length === 0,
+};
+
+/**
+ * Text as it enters TADS (bodies, query strings, gRPC): a string without NUL (U+0000), which
+ * PostgreSQL text cannot hold. Chain length and pattern checks after it. Every text field of a
+ * request uses it.
+ *
+ * @param name - the field's name as the caller spells it, for messages
+ * @param typeError - the message for a value that is not a string (default `<name> must be a
+ *   text; got …`)
+ */
+export function text(name: string, typeError?: (iss: { input?: unknown }) => string) {
+  return z
+    .string({ error: typeError ?? ((iss) => `${name} must be a text; got ${showValue(iss.input)}`) })
+    .refine((s) => !s.includes('\u0000'), { error: `${name} must not contain NUL (U+0000)`, abort: true });
+}
+
+/**
  * An integer query parameter (query values arrive as text): digits only, within [min, max].
  *
  * @param name - the parameter's name as the caller spells it, for messages

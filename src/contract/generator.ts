@@ -8,6 +8,7 @@
  * an HTTP client and a gRPC client all get the same message for the same mistake.
  */
 import { z } from 'zod';
+import { onceParsed, text } from './common.js';
 import { ANOMALY_TYPES, type AnomalyType } from './vocabulary.js';
 
 /** Anomaly types, in code order. */
@@ -171,6 +172,7 @@ const countOrNames = (name: string, max: number) => {
         .max(max, { error: (iss) => `${what}; got a list of ${(iss.input as unknown[]).length}` })
         .refine((a) => new Set(a).size === a.length, {
           error: (iss) => `${what}; got duplicates in ${show(iss.input)}`,
+          ...onceParsed,
         }),
     ],
     { error: (iss) => `${what}; got ${show(iss.input)}` },
@@ -190,6 +192,7 @@ const anomalyTypesField = (name: string) => {
         .min(1, { error: () => `${what}; got an empty list` })
         .refine((a) => new Set(a).size === a.length, {
           error: (iss) => `${what}; got duplicates in ${show(iss.input)}`,
+          ...onceParsed,
         }),
       z
         .partialRecord(
@@ -201,6 +204,7 @@ const anomalyTypesField = (name: string) => {
         )
         .refine((r) => Object.values(r).some((w) => w > 0), {
           error: () => `${what}; got no positive weight`,
+          ...onceParsed,
         }),
     ],
     {
@@ -240,8 +244,7 @@ const rateField = (name: string) => {
 };
 
 const nameField = (name: string) =>
-  z
-    .string({ error: (iss) => `${name} must be a string; got ${show(iss.input)}` })
+  text(name, (iss) => `${name} must be a string; got ${show(iss.input)}`)
     .trim()
     .min(1, {
       error: () => `${name} must be 1 to ${GENERATOR_LIMITS.maxNameLength} characters; got an empty name`,

@@ -22,6 +22,7 @@ import {
   paginationQueryShape,
   queryObject,
   showValue,
+  text,
   TimestampSchema,
   uuidField,
 } from './common.js';
@@ -62,8 +63,7 @@ const tsField = z
     return ms;
   });
 
-const hostIdField = z
-  .string({ error: (iss) => `host_id must be a non-empty string; got ${show(iss.input)}` })
+const hostIdField = text('host_id', (iss) => `host_id must be a non-empty string; got ${show(iss.input)}`)
   .min(1, { error: () => 'host_id must be a non-empty string; got ""' })
   .max(INFERENCE_HOST_ID_MAX_LENGTH, {
     error: (iss) =>
@@ -82,7 +82,7 @@ const metricField = (name: string) =>
     .optional();
 
 const textField = (name: string) =>
-  z.string({ error: (iss) => `${name} must be a string; got ${show(iss.input)}` }).max(200, {
+  text(name, (iss) => `${name} must be a string; got ${show(iss.input)}`).max(200, {
     error: (iss) => `${name} must be at most 200 characters; got ${(iss.input as string).length}`,
   });
 

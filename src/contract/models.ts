@@ -8,10 +8,12 @@ import {
   IdParamsSchema,
   oneOf,
   PAGE_LIMITS,
+  onceParsed,
   pageSchema,
   paginationQueryShape,
   queryObject,
   showValue,
+  text,
   TimestampSchema,
   uuidField,
 } from './common.js';
@@ -37,11 +39,10 @@ export const TrainRequestSchema = z
   .strictObject(
     {
       dataset_id: uuidField('dataset_id'),
-      name: z
-        .string({
-          error: (iss) =>
-            `name must be a text of 1 to ${MODEL_NAME_MAX} characters; got ${showValue(iss.input)}`,
-        })
+      name: text(
+        'name',
+        (iss) => `name must be a text of 1 to ${MODEL_NAME_MAX} characters; got ${showValue(iss.input)}`,
+      )
         .trim()
         .min(1, { error: `name must be a text of 1 to ${MODEL_NAME_MAX} characters; got an empty text` })
         .max(MODEL_NAME_MAX, {
@@ -84,6 +85,7 @@ export const TrainRequestSchema = z
   .refine((b) => b.variance === undefined || b.n_components === undefined, {
     error: 'give either variance or n_components, not both',
     path: ['n_components'],
+    ...onceParsed,
   })
   .transform((b) => ({
     datasetId: b.dataset_id,
