@@ -6,6 +6,7 @@
 import type { Config } from '../config/env.js';
 import { packageVersion } from '../config/version.js';
 import { reapExpiredDatasets } from '../db/datasets.js';
+import { pruneInferenceRuns } from '../db/inference-runs.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../db/embedded.js';
 import { listenEvents, type EventListener } from '../db/events.js';
 import { createReaper, newOwnerId, type ReapAction, type Reaper } from '../db/leases.js';
@@ -130,6 +131,8 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     });
     reaper.register('datasets', reapExpiredDatasets);
     reaper.register('models', reapExpiredModels);
+    // Retention of inference runs: the older ones are pruned on every pass.
+    reaper.register('inference-runs', (p) => pruneInferenceRuns(p, config.inferenceRunsKeep));
     // Dataset scoring jobs run in this process; the reaper resumes those whose server died.
     const jobs = new JobRunner({ pool, owner });
     jobs.attach(reaper);

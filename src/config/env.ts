@@ -13,6 +13,7 @@
  * | `GENERATOR_ADDRESS` | `<HOST>:<GENERATOR_PORT>` | where the API reaches the generator            |
  * | `BODY_LIMIT`        | 1mb                     | largest request body (bytes, or with kb/mb)      |
  * | `CORS_ORIGINS`      | (none)                  | comma-separated origins allowed by CORS, or `*`  |
+ * | `TADS_INFERENCE_RUNS_KEEP` | 10000            | inference runs kept (older ones are pruned)      |
  */
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.js';
@@ -31,6 +32,8 @@ export interface Config {
   bodyLimit: number;
   /** Origins allowed by CORS (`['*']` for any); empty: no CORS headers. */
   corsOrigins: string[];
+  /** How many inference runs are kept; the reaper prunes older ones. */
+  inferenceRunsKeep: number;
 }
 
 /** Largest body limit that may be configured (64 MiB). */
@@ -93,6 +96,11 @@ const Env = z.object({
         .map((o) => o.trim())
         .filter((o) => o.length > 0),
     ),
+  TADS_INFERENCE_RUNS_KEEP: z.coerce
+    .number({ error: 'TADS_INFERENCE_RUNS_KEEP must be an integer ≥ 1' })
+    .int('TADS_INFERENCE_RUNS_KEEP must be an integer ≥ 1')
+    .min(1, 'TADS_INFERENCE_RUNS_KEEP must be an integer ≥ 1')
+    .default(10_000),
 });
 
 /** Explicit options: each one wins over its environment variable. */
@@ -126,6 +134,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
   set('GENERATOR_PORT', options.generatorPort);
   set('GENERATOR_ADDRESS', options.generatorAddress);
   set('BODY_LIMIT', options.bodyLimit);
+  set('TADS_INFERENCE_RUNS_KEEP', options.inferenceRunsKeep);
   if (options.corsOrigins !== undefined) raw.CORS_ORIGINS = options.corsOrigins.join(',');
 
   // Validate
@@ -148,6 +157,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     generatorAddress: e.GENERATOR_ADDRESS ?? `${e.HOST}:${e.GENERATOR_PORT}`,
     bodyLimit: e.BODY_LIMIT,
     corsOrigins: e.CORS_ORIGINS,
+    inferenceRunsKeep: e.TADS_INFERENCE_RUNS_KEEP,
   } as Config;
   // The URL may carry a password: keep it off enumeration (logs, JSON.stringify).
   Object.defineProperty(config, 'databaseUrl', { value: e.DATABASE_URL, enumerable: false });

@@ -79,6 +79,18 @@ export class PayloadTooLargeError extends TadsError {
   }
 }
 
+/** A request body not declared as JSON (`content-type` missing or another type). */
+export class UnsupportedMediaTypeError extends TadsError {
+  /** @param contentType - the request's `content-type`, if any */
+  constructor(contentType: string | undefined) {
+    super(
+      'unsupported_media_type',
+      `content-type must be application/json; got ${contentType === undefined ? 'none' : JSON.stringify(contentType)}`,
+      { content_type: contentType ?? null },
+    );
+  }
+}
+
 /** The database cannot be reached (refused, dropped, shutting down, too many connections). */
 export class DatabaseUnavailableError extends TadsError {
   constructor(message = 'database unavailable', options?: ErrorOptions) {

@@ -162,3 +162,32 @@ export async function listInferenceRuns(
     (p) => p.row,
   );
 }
+
+/** How many inference runs are kept by default (`TADS_INFERENCE_RUNS_KEEP`). */
+export const INFERENCE_RUNS_KEEP = 10_000;
+
+/**
+ * The retention of inference runs: deletes every run older than the newest `keep` (by creation
+ * time, then id). One statement on the `(created_at, id)` index; the reaper runs it
+ * periodically, so the cost does not grow with the request rate.
+ *
+ * @param keep - how many runs to keep (an integer ≥ 1)
+ * @returns how many runs were deleted
+ * @throws RangeError for a bad `keep`; DatabaseUnavailableError
+ */
+export async function pruneInferenceRuns(db: Queryable, keep: number): Promise<number> {
+  if (!Number.isInteger(keep) || keep < 1) {
+    throw new RangeError(`keep must be an integer ≥ 1; got ${keep}`);
+  }
+  try {
+    const { rowCount } = await db.query(
+      `DELETE FROM inference_runs
+        WHERE (created_at, id) <= (SELECT created_at, id FROM inference_runs
+                                    ORDER BY created_at DESC, id DESC OFFSET $1 LIMIT 1)`,
+      [keep],
+    );
+    return rowCount ?? 0;
+  } catch (err) {
+    throw toDatabaseError(err);
+  }
+}

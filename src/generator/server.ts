@@ -58,6 +58,7 @@ const STATUS_BY_CODE: Record<ErrorCode, grpc.status> = {
   not_found: grpc.status.NOT_FOUND,
   conflict: grpc.status.ABORTED,
   payload_too_large: grpc.status.RESOURCE_EXHAUSTED,
+  unsupported_media_type: grpc.status.INVALID_ARGUMENT,
   database_unavailable: grpc.status.UNAVAILABLE,
   service_unavailable: grpc.status.UNAVAILABLE,
   internal: grpc.status.INTERNAL,

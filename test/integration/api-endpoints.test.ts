@@ -1,7 +1,8 @@
 /**
  * Every endpoint's error manners, driven by the router's own route list against a real server,
  * PostgreSQL and generator: a non-UUID id is a 400 and an unknown one a 404, each with the error
- * body; every body route answers 413 over the size limit and 400 to broken JSON; every list
+ * body; every body route answers 413 over the size limit, 400 to broken JSON and 415 to a body
+ * not declared as JSON; every list
  * refuses a bad limit or cursor and pages newest first; unknown paths and methods are 404s; CORS
  * headers only for configured origins (none by default); and the analytics answers served from
  * memory stop the moment their dataset is deleted.
@@ -82,7 +83,7 @@ describe('ids', () => {
 });
 
 describe('bodies', () => {
-  it('answers 413 over the size limit and 400 to broken JSON, on every route with a body', async () => {
+  it('answers 413 over the size limit, 400 to broken JSON and 415 to a non-JSON type, on every route with a body', async () => {
     const withBody = routes.filter((r) => r.body !== undefined);
     expect(withBody.map((r) => r.path)).toEqual(
       expect.arrayContaining(['/datasets', '/train', '/inference', '/jobs/score_dataset']),
@@ -102,7 +103,10 @@ describe('bodies', () => {
       expect(broken.res.status, r.path).toBe(400);
       expectError(broken.json, 'invalid_input');
       const wrongType = await call('POST', r.path, { headers: { 'content-type': 'text/plain' }, body: '{}' });
-      expect(wrongType.res.status, r.path).toBe(400);
+      expect(wrongType.res.status, r.path).toBe(415);
+      expectError(wrongType.json, 'unsupported_media_type');
+      const untyped = await call('POST', r.path, { body: new Uint8Array(Buffer.from('{}')) });
+      expect(untyped.res.status, r.path).toBe(415);
     }
   });
 });

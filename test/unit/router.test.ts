@@ -134,12 +134,12 @@ describe('router: bad input', () => {
     expect(r.text).toMatch(/"message":"body must be valid JSON/);
   });
 
-  it('answers 400 for an empty body and for a non-JSON content type', async () => {
+  it('answers 400 for an empty body and 415 for a non-JSON content type', async () => {
     expect((await post('')).json).toMatchObject({
       error: { message: 'body must be a JSON document; got an empty body' },
     });
     const r = await post('n=1', { 'content-type': 'application/x-www-form-urlencoded' });
-    expect(r.status).toBe(400);
+    expect(r.status).toBe(415);
     expect(r.text).toContain(
       'content-type must be application/json; got \\"application/x-www-form-urlencoded\\"',
     );
