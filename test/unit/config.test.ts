@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       generatorAddress: '127.0.0.1:50051',
       bodyLimit: 1024 * 1024,
       corsOrigins: [],
+      inferenceRunsKeep: 10_000,
     });
     expect(c.databaseUrl).toBeUndefined();
   });
