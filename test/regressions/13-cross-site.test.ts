@@ -1,37 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { uws, type us_listen_socket } from '../../src/api/http.js';
-import { Router } from '../../src/api/router.js';
+import { startRouterApp, type RouterApp } from '../helpers/router-app.js';
 
-let socket: us_listen_socket;
-let url: string;
-let app: ReturnType<typeof uws.App>;
+let server: RouterApp;
 let made = 0;
 
 beforeAll(async () => {
-  app = uws.App();
-  const router = new Router(app, { bodyLimit: 1024, log: { error: () => undefined } });
-  router.route({
-    method: 'post',
-    path: '/things',
-    summary: 'make a thing',
-    body: z.object({ n: z.number() }),
-    response: z.object({ n: z.number() }),
-    handler: ({ body }) => {
-      made++;
-      return { n: body.n };
-    },
-  });
-  router.finish();
-  socket = await new Promise<us_listen_socket>((resolve, reject) =>
-    app.listen('127.0.0.1', 0, (s) => (s ? resolve(s) : reject(new Error('listen failed')))),
+  server = await startRouterApp((router) =>
+    router.route({
+      method: 'post',
+      path: '/things',
+      summary: 'make a thing',
+      body: z.object({ n: z.number() }),
+      response: z.object({ n: z.number() }),
+      handler: ({ body }) => {
+        made++;
+        return { n: body.n };
+      },
+    }),
   );
-  url = `http://127.0.0.1:${uws.us_socket_local_port(socket)}`;
 });
-afterAll(() => {
-  uws.us_listen_socket_close(socket);
-  (app as unknown as { close?: () => void }).close?.();
-});
+afterAll(() => server.close());
 
 describe('fault 13: a JSON body must say it is JSON', () => {
   // What a web page can send cross-site without a preflight: text/plain, a form, or no type.
@@ -41,7 +30,7 @@ describe('fault 13: a JSON body must say it is JSON', () => {
     ['multipart/form-data; boundary=x'],
   ])('415 with a JSON error for %s, and the handler does not run', async (type) => {
     const before = made;
-    const res = await fetch(`${url}/things`, {
+    const res = await fetch(`${server.url}/things`, {
       method: 'POST',
       headers: { 'content-type': type },
       body: '{"n":1}',
@@ -53,7 +42,7 @@ describe('fault 13: a JSON body must say it is JSON', () => {
 
   it('415 for a body without a content-type', async () => {
     const before = made;
-    const res = await fetch(`${url}/things`, {
+    const res = await fetch(`${server.url}/things`, {
       method: 'POST',
       body: new Uint8Array(Buffer.from('{"n":1}')),
     });
@@ -62,7 +51,7 @@ describe('fault 13: a JSON body must say it is JSON', () => {
   });
 
   it('application/json still works', async () => {
-    const res = await fetch(`${url}/things`, {
+    const res = await fetch(`${server.url}/things`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"n":1}',

@@ -1,64 +1,31 @@
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { uws, type us_listen_socket } from '../../src/api/http.js';
-import { Router } from '../../src/api/router.js';
+import { exchange, startRouterApp, type RouterApp } from '../helpers/router-app.js';
 
-let socket: us_listen_socket;
-let port: number;
-let app: ReturnType<typeof uws.App>;
+let server: RouterApp;
 
 beforeAll(async () => {
-  app = uws.App();
-  const router = new Router(app, { bodyLimit: 1024, log: { error: () => undefined } });
-  router.route({
-    method: 'post',
-    path: '/things',
-    summary: 'make a thing',
-    body: z.object({ n: z.number() }),
-    response: z.object({ n: z.number() }),
-    handler: ({ body }) => ({ n: body.n }),
-  });
-  router.finish();
-  socket = await new Promise<us_listen_socket>((resolve, reject) =>
-    app.listen('127.0.0.1', 0, (s) => (s ? resolve(s) : reject(new Error('listen failed')))),
+  server = await startRouterApp((router) =>
+    router.route({
+      method: 'post',
+      path: '/things',
+      summary: 'make a thing',
+      body: z.object({ n: z.number() }),
+      response: z.object({ n: z.number() }),
+      handler: ({ body }) => ({ n: body.n }),
+    }),
   );
-  port = uws.us_socket_local_port(socket);
 });
-afterAll(() => {
-  uws.us_listen_socket_close(socket);
-  (app as unknown as { close?: () => void }).close?.();
-});
+afterAll(() => server.close());
 
 /** Sends a POST with the given content-length lines and a small body; returns the raw answer. */
 function post(lengthLines: string[]): Promise<string> {
-  const body = '{"n":1}';
   const text =
     'POST /things HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n' +
     lengthLines.map((l) => `content-length: ${l}\r\n`).join('') +
     '\r\n' +
-    body;
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => s.write(text));
-    let got = '';
-    const timer = setTimeout(() => {
-      s.destroy();
-      resolve(got);
-    }, 2000);
-    s.on('data', (c: Buffer) => {
-      got += c.toString('latin1');
-      if (/\r\n\r\n[\s\S]*\}$/.test(got)) {
-        clearTimeout(timer);
-        s.destroy();
-        resolve(got);
-      }
-    });
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve(got);
-    });
-    s.on('error', reject);
-  });
+    '{"n":1}';
+  return exchange(server.port, text, (got) => /\r\n\r\n[\s\S]*\}$/.test(got), 2000);
 }
 
 function errorOf(raw: string): { status: number; code: string } {
