@@ -4,6 +4,20 @@
  * against its schema. It imports nothing of the server, so a browser bundle stays small.
  */
 import type { z } from 'zod';
+import {
+  HistogramSchema,
+  SummarySchema,
+  TimeseriesSchema,
+  TopKSchema,
+  type AnalyticsMetric,
+  type BucketName,
+  type Histogram,
+  type Summary,
+  type Timeseries,
+  type TimeseriesAgg,
+  type TopK,
+  type TopKColumn,
+} from '../contract/analytics.js';
 import { HealthSchema, type Health } from '../contract/common.js';
 import {
   DatasetListSchema,
@@ -131,6 +145,45 @@ export interface ListInferenceRunsOptions {
   model_id?: string;
 }
 
+/** Query of {@link TadsClient.listJobs}: page and filters (combined with AND). */
+export interface ListJobsOptions {
+  /** Page size, 1–500 (default 50). */
+  limit?: number;
+  /** `next_cursor` of the previous page. */
+  cursor?: string;
+  /** Only the jobs of this model. */
+  model_id?: string;
+  /** Only the jobs on this dataset. */
+  dataset_id?: string;
+  status?: JobWire['status'];
+}
+
+/** Query of {@link TadsClient.timeseries}. */
+export interface TimeseriesOptions {
+  /** Metrics to aggregate, at least one, each once. */
+  metrics: AnalyticsMetric[];
+  /** Aggregates of each metric per bucket, at least one, each once. */
+  aggs: TimeseriesAgg[];
+  bucket: BucketName;
+  /** Only this host's rows. */
+  host_id?: string;
+  /** First instant (inclusive), ISO 8601. */
+  from?: string;
+  /** Last instant (exclusive), ISO 8601. */
+  to?: string;
+}
+
+/** Query of {@link TadsClient.histogram}. */
+export interface HistogramOptions {
+  metric: AnalyticsMetric;
+  /** Number of bins, 1–1000 (default 40). */
+  bins?: number;
+  /** `minmax` (the default), `p1p99`, or `<lo>,<hi>`. */
+  range?: string;
+  /** Only this host's rows. */
+  host_id?: string;
+}
+
 /** Query of {@link TadsClient.listAlerts}: page and filters (combined with AND). */
 export type ListAlertsOptions = Omit<ListAlertsQueryWire, 'limit' | 'suppressed'> & {
   /** Page size, 1–500 (default 50). */
@@ -182,6 +235,37 @@ export class TadsClient {
   /** `DELETE /datasets/:id`. */
   deleteDataset(id: string): Promise<Deleted> {
     return this.request('DELETE', `/datasets/${encodeURIComponent(id)}`, { response: DeletedSchema });
+  }
+
+  /** `GET /datasets/:id/summary`: counts, time range, metric figures and anomalies of a completed dataset. */
+  summary(datasetId: string): Promise<Summary> {
+    return this.request('GET', `/datasets/${encodeURIComponent(datasetId)}/summary`, {
+      response: SummarySchema,
+    });
+  }
+
+  /** `GET /datasets/:id/topk`: the `k` most frequent values of `column` (default 10). */
+  topk(datasetId: string, column: TopKColumn, k?: number): Promise<TopK> {
+    return this.request('GET', `/datasets/${encodeURIComponent(datasetId)}/topk`, {
+      query: { column, k },
+      response: TopKSchema,
+    });
+  }
+
+  /** `GET /datasets/:id/timeseries`: the chosen aggregates of the chosen metrics per time bucket. */
+  timeseries(datasetId: string, options: TimeseriesOptions): Promise<Timeseries> {
+    return this.request('GET', `/datasets/${encodeURIComponent(datasetId)}/timeseries`, {
+      query: { ...options, metrics: options.metrics.join(','), aggs: options.aggs.join(',') },
+      response: TimeseriesSchema,
+    });
+  }
+
+  /** `GET /datasets/:id/histogram`: bin edges and counts of one metric. */
+  histogram(datasetId: string, options: HistogramOptions): Promise<Histogram> {
+    return this.request('GET', `/datasets/${encodeURIComponent(datasetId)}/histogram`, {
+      query: { ...options },
+      response: HistogramSchema,
+    });
   }
 
   /**
@@ -243,15 +327,7 @@ export class TadsClient {
   }
 
   /** `GET /jobs`: one page, newest first, optionally filtered. */
-  listJobs(
-    options: {
-      limit?: number;
-      cursor?: string;
-      model_id?: string;
-      dataset_id?: string;
-      status?: JobWire['status'];
-    } = {},
-  ): Promise<JobListWire> {
+  listJobs(options: ListJobsOptions = {}): Promise<JobListWire> {
     return this.request('GET', '/jobs', { query: { ...options }, response: JobListSchema });
   }
 

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiDeps } from '../../src/api/deps.js';
+import { ApiError, TadsClient } from '../../src/client/index.js';
 import { silentLogger } from '../../src/api/deps.js';
 import * as analytics from '../../src/api/routes/analytics.js';
 import { startApiServer, type ApiServer } from '../../src/api/server.js';
@@ -188,5 +189,35 @@ describe('analytics over HTTP', () => {
     expect(counts.reduce((a, c) => a + c, 0) + (ex.body.below as number) + (ex.body.above as number)).toBe(
       600,
     );
+  });
+
+  it('is answered the same through the typed client, which checks each answer', async () => {
+    const client = new TadsClient(api.url);
+    expect(await client.summary(ds)).toEqual((await get(`/datasets/${ds}/summary`)).body);
+    expect(await client.topk(ds, 'host_id', 2)).toEqual(
+      (await get(`/datasets/${ds}/topk?column=host_id&k=2`)).body,
+    );
+    expect(await client.topk(ds, 'region')).toEqual((await get(`/datasets/${ds}/topk?column=region`)).body);
+    expect(
+      await client.timeseries(ds, {
+        metrics: ['cpu_usage', 'latency_ms'],
+        aggs: ['mean', 'count'],
+        bucket: '1h',
+        host_id: 'h1',
+        from: '2024-01-01T01:00:00Z',
+      }),
+    ).toEqual(
+      (
+        await get(
+          `/datasets/${ds}/timeseries?metrics=cpu_usage,latency_ms&aggs=mean,count&bucket=1h&host_id=h1&from=2024-01-01T01:00:00Z`,
+        )
+      ).body,
+    );
+    expect(await client.histogram(ds, { metric: 'cpu_usage', bins: 7, range: '20,80' })).toEqual(
+      (await get(`/datasets/${ds}/histogram?metric=cpu_usage&bins=7&range=20,80`)).body,
+    );
+    const refused = await client.histogram(ds, { metric: 'cpu_usage', bins: 1001 }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ApiError);
+    expect((refused as ApiError).status).toBe(400);
   });
 });
