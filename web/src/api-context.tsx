@@ -1,22 +1,12 @@
-/** The API and the live-event feed the views use, handed down by context. */
+/** The API client the views use, handed down by context so tests can give them test data. */
 import { createContext, useContext } from 'react';
-import type { DashboardApi } from './api.js';
-import type { LiveFeed } from './live.js';
+import type { TadsClient } from '../../src/client/index.js';
 
-export const ApiContext = createContext<DashboardApi | null>(null);
+export const ApiContext = createContext<TadsClient | null>(null);
 
-/** The dashboard's API (throws outside an {@link ApiContext} provider). */
-export function useApi(): DashboardApi {
+/** The dashboard's API client (throws outside an {@link ApiContext} provider). */
+export function useApi(): TadsClient {
   const api = useContext(ApiContext);
   if (api === null) throw new Error('useApi must be used inside an ApiContext provider');
   return api;
 }
-
-/** A feed that is never connected and never sends: views then fall back to polling. */
-export const OFFLINE_FEED: LiveFeed = {
-  connected: () => false,
-  subscribe: () => () => undefined,
-  onStatus: () => () => undefined,
-};
-
-export const LiveContext = createContext<LiveFeed>(OFFLINE_FEED);

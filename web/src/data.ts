@@ -2,7 +2,7 @@
  * Datasets, models and jobs several views share, kept fresh by live events and by polling while
  * their work is unfinished.
  */
-import type { DashboardApi } from './api.js';
+import type { TadsClient } from '../../src/client/index.js';
 import { useApi } from './api-context.js';
 import { useRefresh, type LiveTopic } from './live.js';
 import { useAsync, type AsyncState } from './use-async.js';
@@ -24,7 +24,7 @@ const isUnfinished = (run: { status: string }) => unfinished(run.status);
  * and polled while `busy(data)`.
  */
 function useKeptFresh<T>(
-  load: (api: DashboardApi) => Promise<T>,
+  load: (api: TadsClient) => Promise<T>,
   deps: readonly unknown[],
   topic: LiveTopic,
   busy: (data: T) => boolean,

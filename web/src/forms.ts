@@ -4,7 +4,7 @@
  */
 import { useState, type Dispatch, type FormEvent, type SetStateAction } from 'react';
 import type { z } from 'zod';
-import { ApiError } from './api.js';
+import { ApiError } from '../../src/client/index.js';
 
 /** Messages by field name (the first element of each issue's path); '' holds form-wide ones. */
 export type FieldErrors = Record<string, string>;

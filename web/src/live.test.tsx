@@ -1,8 +1,7 @@
 // @vitest-environment happy-dom
 import { act, cleanup, render } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LiveContext } from './api-context.js';
-import { connectLiveFeed, useRefresh, type LiveFeed, type LiveMessage } from './live.js';
+import { connectLiveFeed, LiveContext, useRefresh, type LiveFeed, type LiveMessage } from './live.js';
 
 /** A stand-in socket the test drives by hand. */
 class TestSocket {

@@ -3,7 +3,7 @@
  * alerts opened and closed. The socket only makes the dashboard quicker: every view also polls
  * while it shows unfinished work (fast while the socket is down), so it stays correct without it.
  */
-import { useContext, useEffect, useRef, useState } from 'react';
+import { createContext, useContext, useEffect, useRef, useState } from 'react';
 import {
   WS_EVENT_TOPIC,
   WsServerMessageSchema,
@@ -11,7 +11,6 @@ import {
   type WsServerMessage,
   type WsTopic,
 } from '../../src/contract/ws.js';
-import { LiveContext } from './api-context.js';
 
 /** A live event (a status change, progress, an alert) as the contract describes it. */
 export type LiveMessage = WsEvent;
@@ -33,6 +32,16 @@ export interface LiveFeed {
   /** Calls `fn` when the socket opens or closes; returns the unsubscribe function. */
   onStatus(fn: (connected: boolean) => void): () => void;
 }
+
+/** A feed that is never connected and never sends: views then fall back to polling. */
+export const OFFLINE_FEED: LiveFeed = {
+  connected: () => false,
+  subscribe: () => () => undefined,
+  onStatus: () => () => undefined,
+};
+
+/** The live feed the views follow, handed down by context ({@link OFFLINE_FEED} outside a provider). */
+export const LiveContext = createContext<LiveFeed>(OFFLINE_FEED);
 
 /**
  * Opens the API's WebSocket and keeps it open, reconnecting with back-off (1 s doubling to 30 s)

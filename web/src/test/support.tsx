@@ -1,29 +1,29 @@
 /**
- * Component-test support: test data shaped by the wire contract, a {@link DashboardApi} built
- * from it, and a render wrapper. A method a test does not give rejects, naming itself, so an
+ * Component-test support: test data shaped by the wire contract, a stand-in for the API client
+ * built from it, and a render wrapper. A method a test does not give rejects, naming itself, so an
  * unexpected call shows as an error state rather than passing silently.
  */
 import { render, type RenderResult } from '@testing-library/react';
 import type { ReactElement } from 'react';
-import type { DashboardApi } from '../api.js';
 import { ApiContext } from '../api-context.js';
+import type { TadsClient } from '../../../src/client/index.js';
 import type { AlertWire } from '../../../src/contract/alerts.js';
 import type { Dataset } from '../../../src/contract/datasets.js';
 import type { ModelListItemWire } from '../../../src/contract/models.js';
 
-/** An API whose methods are those given; any other rejects. */
-export function fakeApi(methods: Partial<DashboardApi>): DashboardApi {
-  const given: Record<string, unknown> = { baseUrl: '', ...methods };
+/** An API client whose methods are those given; any other rejects. */
+export function fakeApi(methods: Partial<TadsClient>): TadsClient {
+  const given: Record<string, unknown> = { ...methods };
   return new Proxy(given, {
     get(target, prop: string) {
       if (prop in target) return target[prop];
       return () => Promise.reject(new Error(`${prop} is not part of this test`));
     },
-  }) as unknown as DashboardApi;
+  }) as unknown as TadsClient;
 }
 
 /** Renders `ui` with `api` as the dashboard's API, at `path` (relative to the base). */
-export function renderWith(api: DashboardApi, ui: ReactElement, path = '/'): RenderResult {
+export function renderWith(api: TadsClient, ui: ReactElement, path = '/'): RenderResult {
   window.history.replaceState(null, '', path);
   return render(<ApiContext.Provider value={api}>{ui}</ApiContext.Provider>);
 }

@@ -65,7 +65,7 @@ describe('Control: generate a dataset', () => {
   });
 
   it('shows the API refusal next to its field', async () => {
-    const { ApiError } = await import('../api.js');
+    const { ApiError } = await import('../../../src/client/index.js');
     const createDataset = vi.fn(() =>
       Promise.reject(
         new ApiError(400, 'invalid_input', 'bad', {

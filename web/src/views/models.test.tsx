@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { EvaluationWire } from '../../../src/contract/evaluation.js';
 import type { JobWire } from '../../../src/contract/jobs.js';
 import type { ModelWire } from '../../../src/contract/models.js';
-import { ApiError } from '../api.js';
+import { ApiError } from '../../../src/client/index.js';
 import { ModelsView } from './models.js';
 import { dataset, fakeApi, model, renderWith } from '../test/support.js';
 
@@ -232,7 +232,7 @@ describe('Models', () => {
       finished_at: null,
     };
     const cancelJob = vi.fn(() => Promise.resolve({ ...running, status: 'cancelled' as const }));
-    const jobProgress = vi.fn(() =>
+    const getJobProgress = vi.fn(() =>
       Promise.resolve({
         job_id: JOB_ID,
         status: 'running' as const,
@@ -248,7 +248,7 @@ describe('Models', () => {
       fakeApi({
         ...base,
         listJobs: () => Promise.resolve({ items: [running], next_cursor: null }),
-        jobProgress,
+        getJobProgress,
         cancelJob,
       }),
       <ModelsView />,

@@ -143,7 +143,7 @@ function ArtifactSummary({ m }: { m: ModelWire }) {
 
 function JobProgress({ job, onChange }: { job: JobWire; onChange: () => void }) {
   const api = useApi();
-  const progress = useAsync(() => api.jobProgress(job.id), [api, job.id]);
+  const progress = useAsync(() => api.getJobProgress(job.id), [api, job.id]);
   const p = progress.data;
   const running = p ? unfinished(p.status) : true;
   useRefresh(progress.reload, {

@@ -6,7 +6,7 @@ import type { ReactNode } from 'react';
 import type { Dataset } from '../../../src/contract/datasets.js';
 import type { JobWire } from '../../../src/contract/jobs.js';
 import type { ModelListItemWire } from '../../../src/contract/models.js';
-import type { DashboardApi } from '../api.js';
+import type { TadsClient } from '../../../src/client/index.js';
 import { useApi } from '../api-context.js';
 import {
   trainingFraction,
@@ -55,7 +55,7 @@ function RunDetail<R extends RunBase>(props: {
   openLink: ReactNode;
   progress: (run: R) => { fraction: number; label: string };
   confirmLabel: string;
-  remove: (api: DashboardApi) => Promise<unknown>;
+  remove: (api: TadsClient) => Promise<unknown>;
   onDeleted: () => void;
   more?: (run: R) => ReactNode;
   children: (run: R) => ReactNode;
