@@ -4,7 +4,6 @@
  * progress and, once completed, the artifact summary and the whole model.json) and
  * `DELETE /models/:id` (409 while the model trains or a scoring job on it is pending or running).
  */
-import { z } from 'zod';
 import {
   ListModelsQuerySchema,
   ModelDeletedSchema,
@@ -19,6 +18,7 @@ import {
   type TrainingProgressWire,
 } from '../../contract/models.js';
 import { NotFoundError } from '../../core/errors.js';
+import { modelJsonSchema } from '../../core/model-json.js';
 import {
   deleteModel,
   getModel,
@@ -31,25 +31,10 @@ import { createTrainingRunner, type TrainingRunner } from '../../jobs/training-r
 import type { ApiDeps } from '../deps.js';
 import { reply, type Router } from '../router.js';
 
-// The fields of a stored model.json the summary reads (the document was validated when written).
-const StoredModel = z.object({
-  metrics: z.array(z.string()),
-  n_components: z.number().int().positive(),
-  n_samples: z.number().int().nonnegative(),
-  eigenvalues: z.array(z.number()),
-  explained_variance_ratio: z.array(z.number()),
-  spe_limit: z.number().nullable(),
-  t2_limit: z.number(),
-  z_limit: z.number(),
-  limits: z.record(z.string(), z.unknown()),
-  median: z.array(z.number()),
-  mad: z.array(z.number()),
-  z_scale: z.array(z.number()),
-});
-
 /** The artifact summary of a model document: metrics, k, explained variance per component, limits. */
 export function modelSummary(doc: Record<string, unknown>): ModelSummaryWire {
-  const m = StoredModel.parse(doc);
+  // The document was validated when written; parsing it again gives its type.
+  const m = modelJsonSchema.parse(doc);
   const k = m.n_components;
   const ratio = m.explained_variance_ratio.slice(0, k);
   return {
