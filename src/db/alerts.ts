@@ -3,7 +3,7 @@
  * (source `live`) and by a dataset job's alert replay (source = the job's id), read by the API.
  *
  * Identity: an alert row is keyed by (source, host_id, opened_at) — unique by
- * db/migrations/0004_alerts.sql — and every save is an upsert on that key. A host opens at most one
+ * db/migrations/0003_alerts.sql — and every save is an upsert on that key. A host opens at most one
  * alert per record time in a source (the alert manager takes each (ts, host_id) once, and shards
  * own disjoint hosts), so the key identifies the alert without remembering manager-local ids: a
  * live scorer that restarts from a snapshot updates the rows its predecessor inserted, and saving

@@ -2,7 +2,8 @@
  * The migration runner: applies `db/init.sql` (the bootstrap), then every `db/migrations/NNNN_name.sql`
  * not yet recorded in `schema_migrations`, once each, in order. Safe at every start and from
  * several processes at once: the whole run holds a PostgreSQL advisory lock, and each migration
- * commits together with its record.
+ * commits together with its record. Records of migrations that have since been renumbered are
+ * moved to their new number first.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -40,6 +41,16 @@ export interface MigrateOptions {
   /** The folder holding `init.sql` and `migrations/` (default: the package's `db/`). */
   dir?: string;
 }
+
+/**
+ * Migrations whose number changed: the release before numbered them 0003–0005 (there was no
+ * 0002). In order of the new number, so each target is free once the one before has moved.
+ */
+const RENUMBERED: readonly { from: number; to: number; name: string }[] = [
+  { from: 3, to: 2, name: 'dataset_stats' },
+  { from: 4, to: 3, name: 'alerts' },
+  { from: 5, to: 4, name: 'dataset_stats_sorted' },
+];
 
 const AppliedRow = z.object({ version: z.number().int(), name: z.string(), checksum: z.string() });
 
@@ -89,11 +100,38 @@ export async function loadMigrations(dir: string = defaultDbDir()): Promise<Migr
 const label = (m: { version: number; name: string }) => `${String(m.version).padStart(4, '0')}_${m.name}`;
 
 /**
+ * Moves the records of {@link RENUMBERED} migrations to their new number, in one transaction. A
+ * record moves only when its name and checksum are those of the file now at the new number and
+ * that number is not recorded yet, so a database recorded under either numbering comes out the same.
+ */
+async function renumberApplied(client: PoolClient, migrations: readonly Migration[]): Promise<void> {
+  const byVersion = new Map(migrations.map((m) => [m.version, m]));
+  await client.query('BEGIN');
+  try {
+    for (const r of RENUMBERED) {
+      const file = byVersion.get(r.to);
+      if (file?.name !== r.name) continue;
+      await client.query(
+        `UPDATE schema_migrations SET version = $2
+          WHERE version = $1 AND name = $3 AND checksum = $4
+            AND NOT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $2)`,
+        [r.from, r.to, r.name, file.checksum],
+      );
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    // A failed rollback leaves the connection unusable: the unlock after fails too, which discards it.
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
  * Brings the database's schema up to date.
  *
- * Stages: take the advisory lock (waiting for another runner to finish), run the bootstrap, read
- * what is applied, check that applied migrations are unchanged, apply the rest one transaction
- * each, release the lock.
+ * Stages: take the advisory lock (waiting for another runner to finish), run the bootstrap, move
+ * the records of renumbered migrations to their new number, read what is applied, check that
+ * applied migrations are unchanged, apply the rest one transaction each, release the lock.
  *
  * @param pool - the database
  * @param options - where the migrations are
@@ -122,6 +160,7 @@ export async function migrate(pool: Pool, options: MigrateOptions = {}): Promise
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
       await client.query(bootstrap);
+      await renumberApplied(client, migrations);
       const { rows } = await client.query(
         'SELECT version, name, checksum FROM schema_migrations ORDER BY version',
       );
