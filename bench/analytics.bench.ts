@@ -23,7 +23,7 @@ import {
   datasetSummary,
   datasetTimeseries,
   datasetTopK,
-} from '../src/db/analytics.js';
+} from '../src/jobs/analytics.js';
 import { createDataset } from '../src/db/datasets.js';
 import { migrate } from '../src/db/migrate.js';
 import { createPool } from '../src/db/pool.js';

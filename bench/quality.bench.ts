@@ -16,7 +16,7 @@
  */
 import { type GenerateParamsInput } from '../src/contract/generator.js';
 import { ANOMALY_TYPES } from '../src/core/types.js';
-import { evaluateJob, type JobEvaluation } from '../src/db/evaluation.js';
+import { evaluateJob, type JobEvaluation } from '../src/jobs/evaluation.js';
 import { POLICY_NAMES, type PolicyName } from '../src/core/detector.js';
 import { getJob } from '../src/db/jobs.js';
 import { migrate } from '../src/db/migrate.js';

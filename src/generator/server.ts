@@ -13,7 +13,7 @@ import { isTadsError, ValidationError, type ErrorCode } from '../core/errors.js'
 import { liveTelemetry } from '../core/generator.js';
 import { ANOMALY_TYPES, METRICS } from '../core/types.js';
 import { toDatabaseError } from '../db/errors.js';
-import { computeDatasetStats } from '../db/analytics.js';
+import { computeDatasetStats } from '../jobs/analytics.js';
 import { ingestDataset, recordDataset } from './ingest.js';
 import {
   GENERATOR_SERVICE_NAME,

@@ -11,7 +11,7 @@ import { silentLogger } from '../../src/api/deps.js';
 import * as analytics from '../../src/api/routes/analytics.js';
 import { startApiServer, type ApiServer } from '../../src/api/server.js';
 import { loadConfig } from '../../src/config/env.js';
-import { datasetHistogram, datasetSummary, datasetTimeseries } from '../../src/db/analytics.js';
+import { datasetHistogram, datasetSummary, datasetTimeseries } from '../../src/jobs/analytics.js';
 import { HistogramQuerySchema, TimeseriesQuerySchema } from '../../src/contract/analytics.js';
 import type { Pool } from '../../src/db/pool.js';
 import { createMigratedDatabase } from '../helpers/db.js';

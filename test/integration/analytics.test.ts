@@ -6,14 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HistogramQuerySchema, TimeseriesQuerySchema, TOPK_COLUMNS } from '../../src/contract/analytics.js';
+import { histogramEdges } from '../../src/core/stats/summary.js';
 import {
   computeDatasetStats,
   datasetHistogram,
   datasetSummary,
   datasetTimeseries,
   datasetTopK,
-  histogramEdges,
-} from '../../src/db/analytics.js';
+} from '../../src/jobs/analytics.js';
 import { migrate } from '../../src/db/migrate.js';
 import { decodeSortedChunk } from '../../src/db/sorted-values.js';
 import { createPool, type Pool } from '../../src/db/pool.js';

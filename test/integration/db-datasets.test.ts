@@ -6,7 +6,7 @@ import {
   NotFoundError,
   ValidationError,
 } from '../../src/core/errors.js';
-import { computeDatasetStats } from '../../src/db/analytics.js';
+import { computeDatasetStats } from '../../src/jobs/analytics.js';
 import {
   createDataset,
   deleteDataset,

@@ -1,5 +1,5 @@
 /**
- * Evaluation of a completed job (src/db/evaluation.ts and the wire mapping of
+ * Evaluation of a completed job (src/jobs/evaluation.ts and the wire mapping of
  * src/api/routes/evaluation.ts) on a small fixture whose figures were worked out by hand:
  * 2 hosts × 10 one-minute steps, one spike episode caught by an alert, one stuck episode missed,
  * one false alert, one invalid record. Then a dataset without anomalies (undefined figures are
@@ -15,12 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EvaluationSchema } from '../../src/contract/evaluation.js';
 import { ConflictError, NotFoundError } from '../../src/core/errors.js';
-import {
-  clearEvaluationCache,
-  errorDistribution,
-  evaluateJob,
-  resolveEvaluationJob,
-} from '../../src/db/evaluation.js';
+import { errorDistribution, evaluateJob, resolveEvaluationJob } from '../../src/jobs/evaluation.js';
 import { createJobScoresPartition } from '../../src/db/job-scores.js';
 import type { Pool } from '../../src/db/pool.js';
 import { evaluationToWire } from '../../src/api/routes/evaluation.js';
@@ -179,7 +174,6 @@ describe('resolveEvaluationJob', () => {
 
 describe('evaluateJob', () => {
   it('gives the hand-computed figures', async () => {
-    clearEvaluationCache();
     const job = await resolveEvaluationJob(pool, MODEL, main.datasetId);
     const e = evaluationToWire(await evaluateJob(pool, job));
     expect(EvaluationSchema.parse(e)).toEqual(e);

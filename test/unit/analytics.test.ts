@@ -10,7 +10,8 @@ import {
   TimeseriesQuerySchema,
   TopKQuerySchema,
 } from '../../src/contract/analytics.js';
-import { histogramEdges, isoTimes, percentileContInPlace, selectInPlace } from '../../src/db/analytics.js';
+import { histogramEdges, percentileContInPlace, selectInPlace } from '../../src/core/stats/summary.js';
+import { isoTimes } from '../../src/jobs/analytics.js';
 import {
   chunksNeeded,
   decodeSortedChunk,

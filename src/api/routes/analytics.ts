@@ -20,7 +20,7 @@ import {
   TopKSchema,
 } from '../../contract/analytics.js';
 import { IdParamsSchema } from '../../contract/common.js';
-import { datasetHistogram, datasetSummary, datasetTimeseries, datasetTopK } from '../../db/analytics.js';
+import { datasetHistogram, datasetSummary, datasetTimeseries, datasetTopK } from '../../jobs/analytics.js';
 import type { ApiDeps } from '../deps.js';
 import { rawReply, type Reply, type Router } from '../router.js';
 

@@ -15,11 +15,12 @@ import {
 } from '../../contract/evaluation.js';
 import {
   errorDistribution,
+  EvaluationCache,
   evaluateJob,
   resolveEvaluationJob,
   type JobEvaluation,
   type TypeEvents,
-} from '../../db/evaluation.js';
+} from '../../jobs/evaluation.js';
 import type { ApiDeps } from '../deps.js';
 import type { Router } from '../router.js';
 
@@ -66,8 +67,9 @@ export function evaluationToWire(e: JobEvaluation): EvaluationWire {
   };
 }
 
-/** Registers the evaluation routes. */
+/** Registers the evaluation routes (with a cache of this server's evaluations of completed jobs). */
 export function register(router: Router, deps: ApiDeps): void {
+  const cache = new EvaluationCache();
   router.route({
     method: 'get',
     path: '/models/:id/eval',
@@ -81,7 +83,7 @@ export function register(router: Router, deps: ApiDeps): void {
     errors: [404, 409],
     handler: async ({ params, query }) => {
       const job = await resolveEvaluationJob(deps.pool, params.id, query.datasetId, query.jobId);
-      return evaluationToWire(await evaluateJob(deps.pool, job));
+      return evaluationToWire(await evaluateJob(deps.pool, job, cache));
     },
   });
 
@@ -98,7 +100,7 @@ export function register(router: Router, deps: ApiDeps): void {
     errors: [404, 409],
     handler: async ({ params, query }) => {
       const job = await resolveEvaluationJob(deps.pool, params.id, query.datasetId, query.jobId);
-      const groups = await errorDistribution(deps.pool, job, query.groupBy);
+      const groups = await errorDistribution(deps.pool, job, query.groupBy, cache);
       return {
         model_id: job.modelId,
         dataset_id: job.datasetId,
