@@ -1,6 +1,7 @@
 /**
  * What route groups are given: the database, the configuration, this process's lease owner id,
- * the services they call, and a logger. Later route groups add the services they need here.
+ * the services they call (the generator's client, the job and training runners, the live
+ * events), and a logger. The composition root (src/server/system.ts) builds it.
  */
 import type { Config } from '../config/env.js';
 import type { GenerateParams } from '../contract/generator.js';

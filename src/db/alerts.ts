@@ -303,6 +303,87 @@ export async function listSuppressedCounts(client: Queryable, source: string): P
   return new Map(rows.map((r) => [Number(r.minute_ms), r.count]));
 }
 
+/** An open alert as stored, for a scorer that resumes it. */
+export interface OpenAlertRow {
+  hostId: string;
+  /** ms since the Unix epoch. */
+  openedMs: number;
+  peakScore: number;
+  /** The top metric's name, or null. */
+  topMetric: string | null;
+  records: number;
+  suppressed: boolean;
+}
+
+const OpenRow = z.object({
+  host_id: z.string(),
+  opened_ms: z.number(),
+  peak_score: z.number(),
+  top_metric: z.string().nullable(),
+  records: z.number().int(),
+  suppressed: z.boolean(),
+});
+const ClosedRow = z.object({ host_id: z.string(), closed_ms: z.number() });
+
+/**
+ * The open alerts of a source, oldest first (then by host).
+ *
+ * @param db - pool or client
+ * @param source - `live` or a job id
+ */
+export async function listOpenAlerts(db: Queryable, source: string): Promise<OpenAlertRow[]> {
+  checkSource(source);
+  const { rows } = await run(
+    db,
+    `SELECT host_id, (extract(epoch FROM opened_at) * 1000)::float8 AS opened_ms, peak_score,
+            top_metric, records, suppressed
+     FROM alerts WHERE source = $1 AND state = 'open' ORDER BY opened_at, host_id`,
+    [source],
+  );
+  return rows.map((r) => {
+    const a = OpenRow.parse(r);
+    return {
+      hostId: a.host_id,
+      openedMs: a.opened_ms,
+      peakScore: a.peak_score,
+      topMetric: a.top_metric,
+      records: a.records,
+      suppressed: a.suppressed,
+    };
+  });
+}
+
+/**
+ * The latest close of each host of a source, among the closes at most `withinMs` before the
+ * source's newest close (older ones cannot hold a host in cooldown any more).
+ *
+ * @param db - pool or client
+ * @param source - `live` or a job id
+ * @param withinMs - the window before the newest close, ms
+ * @returns host id and close time (ms since the Unix epoch), by host
+ */
+export async function listRecentCloses(
+  db: Queryable,
+  source: string,
+  withinMs: number,
+): Promise<{ hostId: string; closedMs: number }[]> {
+  checkSource(source);
+  const { rows } = await run(
+    db,
+    `SELECT DISTINCT ON (host_id) host_id, (extract(epoch FROM closed_at) * 1000)::float8 AS closed_ms
+     FROM alerts
+     WHERE source = $1 AND state = 'closed'
+       AND closed_at >= (SELECT max(closed_at) FROM alerts WHERE source = $1 AND state = 'closed')
+                        - $2 * interval '1 millisecond'
+     ORDER BY host_id, closed_at DESC`,
+    [source, withinMs],
+  );
+  return rows.map((r) => {
+    const c = ClosedRow.parse(r);
+    return { hostId: c.host_id, closedMs: c.closed_ms };
+  });
+}
+
 const AlertRow = z.object({
   id: z.string(),
   source: z.string(),

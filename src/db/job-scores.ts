@@ -57,6 +57,37 @@ export async function dropJobScoresPartition(db: Queryable, jobId: string): Prom
 }
 
 /**
+ * The jobs whose partitions of `job_scores` nobody needs any more: cancelled jobs (a run that
+ * raced its cancellation may recreate one), and jobs whose row is gone (deleted with its dataset
+ * or model by a foreign-key cascade, which cannot drop a partition).
+ *
+ * @returns the jobs' ids
+ */
+export async function listLeftoverScorePartitions(db: Queryable): Promise<string[]> {
+  let rows: { relname: string }[];
+  try {
+    const res = await db.query<{ relname: string }>(
+      `SELECT c.relname::text AS relname
+         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'job_scores'::regclass
+          AND NOT EXISTS (SELECT 1 FROM jobs j
+                           WHERE 'job_scores_' || replace(j.id::text, '-', '') = c.relname
+                             AND j.status <> 'cancelled')`,
+    );
+    rows = res.rows;
+  } catch (err) {
+    throw toDatabaseError(err);
+  }
+  const ids: string[] = [];
+  for (const { relname } of rows) {
+    // Partition names are ours ({@link jobScoresPartition}): job_scores_ + the job id's 32 hex digits.
+    const m = /^job_scores_([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{12})$/.exec(relname);
+    if (m) ids.push(m.slice(1).join('-'));
+  }
+  return ids;
+}
+
+/**
  * Deletes the job's scores at and after `fromRowId`: on resume, whatever lies past the
  * checkpoint is rewritten. (Chunks commit with their checkpoint, so normally nothing is there;
  * this keeps "exactly one score per row" true even for scores written outside a job's run.)

@@ -360,6 +360,30 @@ export async function getModel(pool: Queryable, id: string): Promise<ModelRow | 
   });
 }
 
+/**
+ * The id of the newest completed model whose artifact is `artifactPath`, else of the newest
+ * completed model whose stored document equals `model`; null when none matches.
+ *
+ * @param pool - pool or client
+ * @param artifactPath - an absolute path of a model.json
+ * @param model - a model document (model.json's content)
+ */
+export async function findCompletedModelId(
+  pool: Queryable,
+  artifactPath: string,
+  model: unknown,
+): Promise<string | null> {
+  return withDatabaseErrors(async () => {
+    const { rows } = await pool.query<{ id: string }>(
+      `SELECT id::text AS id FROM models
+       WHERE status = 'completed' AND (artifact_path = $1 OR model = $2::jsonb)
+       ORDER BY (artifact_path = $1) DESC NULLS LAST, created_at DESC LIMIT 1`,
+      [artifactPath, JSON.stringify(model)],
+    );
+    return rows[0]?.id ?? null;
+  });
+}
+
 /** Options of {@link listModels}. */
 export interface ListModelsOptions {
   /** Page size (the caller validates its range). */

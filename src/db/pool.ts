@@ -86,3 +86,43 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
     client.release(broken);
   }
 }
+
+/**
+ * Takes a client of `pool` and begins a read-only REPEATABLE READ transaction on it, so that
+ * every query of the client sees the same snapshot (a training's passes read the same rows).
+ * End it with {@link endSnapshot}; a client given up mid-way (say mid-COPY) is released with
+ * `release(true)`, which discards the connection and with it the transaction.
+ *
+ * @throws DatabaseUnavailableError when no connection can be had
+ */
+export async function beginSnapshot(pool: Pool): Promise<PoolClient> {
+  let client: PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw toDatabaseError(err);
+  }
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  } catch (err) {
+    client.release(true);
+    throw err;
+  }
+  return client;
+}
+
+/** Commits a transaction of {@link beginSnapshot} and returns its client to the pool. */
+export async function endSnapshot(client: PoolClient): Promise<void> {
+  await client.query('COMMIT');
+  client.release();
+}
+
+/**
+ * The database answers: one round trip (`SELECT 1`).
+ *
+ * @param db - the pool, or a client
+ * @throws the database's error when it does not answer
+ */
+export async function pingDatabase(db: Queryable): Promise<void> {
+  await db.query('SELECT 1');
+}

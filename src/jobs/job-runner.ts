@@ -14,6 +14,7 @@
  *   another server resumes them at once instead of after the lease expiry.
  */
 import { EventEmitter } from 'node:events';
+import { listLeftoverScorePartitions } from '../db/job-scores.js';
 import { findOrphanedJobs, markJobCancelled, type JobRecord } from '../db/jobs.js';
 import { releaseLease, type Reaper } from '../db/leases.js';
 import type { Pool } from '../db/pool.js';
@@ -202,33 +203,11 @@ export class JobRunner extends EventEmitter<JobRunnerEvents> {
   }
 
   /**
-   * Score partitions nobody needs any more: those of cancelled jobs (a run that raced its
-   * cancellation recreated one), and those whose job row is gone (deleted with its dataset or
-   * model by a foreign-key cascade, which cannot drop a partition).
+   * Deletes the outputs of jobs whose score partitions nobody needs any more (cancelled jobs, and
+   * jobs whose row is gone: src/db/job-scores.ts `listLeftoverScorePartitions`), except runs here.
    */
   async #dropCancelledLeftovers(): Promise<void> {
-    let rows: { relname: string }[];
-    try {
-      const res = await this.#pool.query<{ relname: string }>(
-        `SELECT c.relname::text AS relname
-           FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-          WHERE i.inhparent = 'job_scores'::regclass
-            AND NOT EXISTS (SELECT 1 FROM jobs j
-                             WHERE 'job_scores_' || replace(j.id::text, '-', '') = c.relname
-                               AND j.status <> 'cancelled')`,
-      );
-      rows = res.rows;
-    } catch (err) {
-      throw toDatabaseError(err);
-    }
-    for (const { relname } of rows) {
-      // Partition names are ours: job_scores_ + the job id's 32 hex digits.
-      const m = /^job_scores_([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{12})$/.exec(
-        relname,
-      );
-      if (!m) continue;
-      const id = m.slice(1).join('-');
+    for (const id of await listLeftoverScorePartitions(this.#pool))
       if (!this.#active.has(id)) await this.#deleteOutputs(id);
-    }
   }
 }

@@ -41,7 +41,7 @@ import {
   type TrainingProgress,
   type TrainingTimings,
 } from '../db/models.js';
-import type { Pool, PoolClient } from '../db/pool.js';
+import { beginSnapshot, endSnapshot, type Pool, type PoolClient } from '../db/pool.js';
 import { filteredSecondPass, RobustStatsBuilder } from '../db/robust-stats.js';
 import { readMetricsChunks } from '../db/telemetry.js';
 
@@ -351,13 +351,8 @@ async function trainRecorded(
   let artifactPath: string | undefined;
   try {
     const t0 = performance.now();
-    try {
-      client = await pool.connect();
-    } catch (err) {
-      throw toDatabaseError(err);
-    }
     // One snapshot for every pass: the passes see the same rows.
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    client = await beginSnapshot(pool);
     const read = () =>
       readMetricsChunks(client!, input.datasetId, {
         chunkRows: input.chunkRows ?? TRAINING_CHUNK_ROWS,
@@ -420,8 +415,7 @@ async function trainRecorded(
     }
     const stats = robust.result();
     const robustS = since(t1);
-    await client.query('COMMIT');
-    client.release();
+    await endSnapshot(client);
     client = undefined;
 
     // Limits

@@ -6,8 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { PcaModel } from '../core/pca.js';
-import { toDatabaseError } from '../db/errors.js';
-import { getModel } from '../db/models.js';
+import { findCompletedModelId, getModel } from '../db/models.js';
 import type { Queryable } from '../db/pool.js';
 
 /** The default model file of `tads scorer`. */
@@ -88,17 +87,7 @@ export async function findStoredModelId(
   path: string,
   model: PcaModel,
 ): Promise<string | null> {
-  try {
-    const { rows } = await db.query<{ id: string }>(
-      `SELECT id::text AS id FROM models
-       WHERE status = 'completed' AND (artifact_path = $1 OR model = $2::jsonb)
-       ORDER BY (artifact_path = $1) DESC NULLS LAST, created_at DESC LIMIT 1`,
-      [resolve(path), JSON.stringify(model.toJSON())],
-    );
-    return rows[0]?.id ?? null;
-  } catch (err) {
-    throw toDatabaseError(err);
-  }
+  return findCompletedModelId(db, resolve(path), model.toJSON());
 }
 
 /**

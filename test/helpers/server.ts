@@ -9,11 +9,12 @@
  */
 import type { Logger } from '../../src/api/deps.js';
 import type { RouteGroup } from '../../src/api/routes/index.js';
-import { startSystem, type GeneratorParts, type System } from '../../src/api/system.js';
 import { TadsClient } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/env.js';
 import type { ReapAction } from '../../src/db/leases.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
+import type { GeneratorParts } from '../../src/server/generator-parts.js';
+import { startSystem, type System } from '../../src/server/system.js';
 import { createEmptyDatabase } from './db.js';
 
 /** Options of {@link startTestServer}. */

@@ -1,5 +1,5 @@
 /**
- * Failure manners of the whole server (src/api/system.ts) over an embedded PostgreSQL that is
+ * Failure manners of the whole server (src/server/system.ts) over an embedded PostgreSQL that is
  * stopped and started under it: while the database is down, routes that need it answer 503 with
  * the error body, the rest (OpenAPI, the dashboard, open WebSockets) keep working, and the
  * process lives on; once it is back, the same server answers again and its live-event listener
@@ -8,13 +8,13 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/api/static.js';
-import { startSystem, type System } from '../../src/api/system.js';
 import { ApiError, TadsClient } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/env.js';
 import type { WsServerMessage } from '../../src/contract/ws.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
 import { notifyEvent } from '../../src/db/events.js';
 import { createPool } from '../../src/db/pool.js';
+import { startSystem, type System } from '../../src/server/system.js';
 import { embeddedPostgresPlace } from '../helpers/db.js';
 import { openWebSocket } from './ws-client.js';
 

@@ -4,10 +4,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSystem } from '../../src/api/system.js';
 import { loadConfig } from '../../src/config/env.js';
 import { insertInferenceRun, pruneInferenceRuns } from '../../src/db/inference-runs.js';
 import type { Pool } from '../../src/db/pool.js';
+import { startSystem } from '../../src/server/system.js';
 import { createMigratedDatabase } from '../helpers/db.js';
 
 let pool: Pool;

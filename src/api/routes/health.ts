@@ -1,15 +1,15 @@
 /**
  * `GET /health`: the server answers and its database does (503 when it does not).
  *
- * The database check (`SELECT 1`) is shared: a success is remembered for
- * {@link HEALTH_CHECK_TTL_MS} (1 s) from when its query was sent, and answered from memory in the
- * meantime, so that polling `/health` under load costs no database round trip per call; checks
- * asked for while one is running wait for that one. A failure is not remembered: every call after
+ * The database check (`SELECT 1`, src/db/pool.ts `pingDatabase`) is shared: a success is
+ * remembered for {@link HEALTH_CHECK_TTL_MS} (1 s) from when its query was sent, and answered from
+ * memory in the meantime, so that polling `/health` under load costs no database round trip per
+ * call; checks asked for while one is running wait for that one. A failure is not remembered: every call after
  * it checks again. So a database that goes down shows as 503 within a second, and one that comes
  * back as `ok` on the next call. `database_ms` is the round trip of the latest check.
  */
 import { HealthSchema } from '../../contract/common.js';
-import type { Queryable } from '../../db/pool.js';
+import { pingDatabase, type Queryable } from '../../db/pool.js';
 import type { ApiDeps } from '../deps.js';
 import type { Router } from '../router.js';
 
@@ -52,7 +52,7 @@ export class DatabaseCheck {
   async #run(): Promise<number> {
     const t0 = this.#now();
     try {
-      await this.#db.query('SELECT 1');
+      await pingDatabase(this.#db);
       const ms = this.#now() - t0;
       this.#last = { at: t0, ms };
       return ms;

@@ -7,18 +7,14 @@
  * Both shards must ask for the same fleet (hosts, seed, interval, anomaly rate): the generator
  * builds the fleet from these and hands each shard its own hosts. Stopping (Ctrl-C, SIGTERM,
  * `--duration`) finishes the batch in hand and saves its alerts; a restart resumes the shard's
- * open alerts (see src/scorer/live-scorer.ts).
+ * open alerts (see src/scorer/live-scorer.ts). The wiring is src/server/live.ts's.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AlertManager } from '../../core/alerts.js';
 import { GENERATOR_DEFAULTS, GENERATOR_LIMITS, type GenerateParamsInput } from '../../contract/generator.js';
 import { parseGenerateParams } from '../../core/generator.js';
-import { migrate } from '../../db/migrate.js';
-import { GeneratorClient } from '../../generator/client.js';
-import { DbLiveAlertSink } from '../../scorer/live-alert-store.js';
-import { LiveScorer, type LiveScorerStats } from '../../scorer/live-scorer.js';
-import { coalesceBatches } from '../../scorer/live-source.js';
-import { DEFAULT_MODEL_FILE, resolveScorerModel } from '../../scorer/models.js';
+import type { LiveScorerStats } from '../../scorer/live-scorer.js';
+import { DEFAULT_MODEL_FILE } from '../../scorer/models.js';
+import { runShardScorer } from '../../server/live.js';
 import { UsageError, type CommandSpec } from '../args.js';
 import { DATABASE_FLAGS, openCliDatabase } from '../database.js';
 
@@ -185,9 +181,8 @@ export const scorerCommand: CommandSpec = {
       intervalS: (flags.interval as number | undefined) ?? GENERATOR_DEFAULTS.intervalS,
       anomalyRate: (flags['anomaly-rate'] as number | undefined) ?? GENERATOR_DEFAULTS.anomalyRate,
     };
-    let params;
     try {
-      params = parseGenerateParams(live);
+      parseGenerateParams(live);
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
@@ -199,68 +194,50 @@ export const scorerCommand: CommandSpec = {
       max: 2,
       applicationName: `tads-scorer-${index}-of-${count}`,
     });
-    const { config, pool } = db;
-    const address = (flags.generator as string | undefined) ?? config.generatorAddress;
-    const generator = new GeneratorClient(address);
+    const address = (flags.generator as string | undefined) ?? db.config.generatorAddress;
+    const batchSize = (flags['batch-size'] as number | undefined) ?? 10_000;
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     io.signal.addEventListener('abort', onAbort, { once: true });
+    let report: NodeJS.Timeout | undefined;
     try {
-      await migrate(pool);
-      const { id: modelId, model } = await resolveScorerModel(
-        pool,
-        (flags.model as string | undefined) ?? DEFAULT_MODEL_FILE,
-      );
-      const alerts = { intervalS: params.intervalS };
-      const cooldownMs = new AlertManager(alerts).options.cooldownMs;
-      const scorer = new LiveScorer({
-        model,
+      const { modelId, stats: final } = await runShardScorer({
+        pool: db.pool,
+        generatorAddress: address,
+        model: (flags.model as string | undefined) ?? DEFAULT_MODEL_FILE,
         shard: { index, count },
-        batchSize: (flags['batch-size'] as number | undefined) ?? 10_000,
-        alerts,
-        sink: new DbLiveAlertSink(pool, { modelId, metrics: model.metrics, cooldownMs }),
-      });
-      await scorer.start();
-      const started = scorer.stats();
-      if (!io.json) {
-        io.err.write(
-          `scoring shard ${index} of ${count} with model ${modelId} from ${address}` +
-            (started.alertsResumed > 0 ? ` (resumed ${started.alertsResumed} open alerts)` : '') +
-            '\n',
-        );
-      }
-
-      // Report every few seconds while running; stop after --duration.
-      const report = setInterval(() => {
-        const s = scorer.stats();
-        io.err.write((io.json ? statsJson(s, modelId, false) : formatStats(s)) + '\n');
-      }, reportMs);
-      report.unref();
-      if (durationS > 0)
-        void sleep(durationS * 1000, undefined, { signal: stop.signal, ref: false }).then(onAbort, () => {});
-
-      // Consume the shard's stream until stopped.
-      const stream = generator.streamTelemetry({
-        params: live,
+        fleet: live,
         rate: (flags.rate as number | undefined) ?? 0,
-        shardIndex: index,
-        shardCount: count,
+        batchSize,
+        signal: stop.signal,
+        onStarted: (scorer, modelId) => {
+          const started = scorer.stats();
+          if (!io.json) {
+            io.err.write(
+              `scoring shard ${index} of ${count} with model ${modelId} from ${address}` +
+                (started.alertsResumed > 0 ? ` (resumed ${started.alertsResumed} open alerts)` : '') +
+                '\n',
+            );
+          }
+          // Report every few seconds while running; stop after --duration.
+          report = setInterval(() => {
+            const s = scorer.stats();
+            io.err.write((io.json ? statsJson(s, modelId, false) : formatStats(s)) + '\n');
+          }, reportMs);
+          report.unref();
+          if (durationS > 0)
+            void sleep(durationS * 1000, undefined, { signal: stop.signal, ref: false }).then(
+              onAbort,
+              () => {},
+            );
+        },
       });
-      let final: LiveScorerStats;
-      try {
-        final = await scorer.run(
-          coalesceBatches(stream, { maxRecords: (flags['batch-size'] as number | undefined) ?? 10_000 }),
-          stop.signal,
-        );
-      } finally {
-        clearInterval(report);
-      }
       io.out.write((io.json ? statsJson(final, modelId, true) : formatStats(final)) + '\n');
       return 0;
     } finally {
+      clearInterval(report);
       io.signal.removeEventListener('abort', onAbort);
       stop.abort();
-      generator.close();
       await db.close();
     }
   },

@@ -4,192 +4,23 @@
  *
  * With `--live N` it also runs a live fleet of N hosts: the generator (in this process) streams
  * their telemetry in real time and one live scorer (shard 0 of 1) scores it and raises live
- * alerts, so the dashboard's Alerts tab fills as it goes. It scores with `--model`, else the
- * newest completed model; while there is none it looks again every few seconds and starts once
- * one appears. It keeps the model it started with until the server stops.
- *
- * Shutdown (Ctrl-C, SIGTERM) goes in order so nothing is lost: the live scorer finishes the batch
- * in hand and saves its alerts (its open alerts resume at the next start); running jobs stop at
- * their next chunk and release their leases (they resume at the next start, here or on another
- * server); trainings under way stop and are marked failed ("interrupted", to be started again);
- * then the rest of the system stops (src/api/system.ts: API, event listener, generator, reaper,
- * pool, embedded database).
+ * alerts, so the dashboard's Alerts tab fills as it goes (src/server/live.ts). Shutdown (Ctrl-C,
+ * SIGTERM) goes in order so nothing is lost (src/server/serve.ts).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { stderrLogger, type Logger } from '../../api/deps.js';
-import { startSystem, type System } from '../../api/system.js';
+import { stderrLogger } from '../../api/deps.js';
 import { loadConfig } from '../../config/env.js';
 import { GENERATOR_DEFAULTS, GENERATOR_LIMITS, type GenerateParamsInput } from '../../contract/generator.js';
-import { AlertManager } from '../../core/alerts.js';
-import { isTadsError } from '../../core/errors.js';
 import { parseGenerateParams } from '../../core/generator.js';
-import type { PcaModel } from '../../core/pca.js';
-import { listModels } from '../../db/models.js';
-import { GeneratorClient } from '../../generator/client.js';
-import { DbLiveAlertSink } from '../../scorer/live-alert-store.js';
-import { LiveScorer } from '../../scorer/live-scorer.js';
-import { coalesceBatches } from '../../scorer/live-source.js';
-import { loadCompletedModel } from '../../scorer/models.js';
+import { LIVE_RETRY_S } from '../../server/live.js';
+import { startServer } from '../../server/serve.js';
 import { UsageError, type CommandSpec } from '../args.js';
 import { DATABASE_FLAGS } from '../database.js';
 import { formatStats } from './scorer.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Seconds between two looks for a completed model, and before a failed live stream restarts. */
-export const LIVE_RETRY_S = 5;
 /** Sampling interval of the live fleet when `--live-interval` is not given, seconds. */
 export const DEFAULT_LIVE_INTERVAL_S = 10;
-
-/** Options of {@link startLive}. */
-export interface LiveOptions {
-  system: System;
-  /** The live fleet (hosts, seed, interval, anomaly rate). */
-  params: GenerateParamsInput;
-  /** Score with this model (else the newest completed one). */
-  modelId?: string;
-  log: Logger;
-  /** Seconds between status lines (0: none). */
-  reportEveryS?: number;
-}
-
-/** A running live fleet and its scorer. */
-export interface LiveHandle {
-  /** Stops the scorer after the batch in hand, its alerts saved. Idempotent. */
-  stop(): Promise<void>;
-}
-
-/** The model to score with: `modelId` once completed, else the newest completed model; or null. */
-async function findModel(
-  system: System,
-  modelId: string | undefined,
-): Promise<{ id: string; model: PcaModel } | null> {
-  if (modelId !== undefined) {
-    try {
-      return { id: modelId, model: await loadCompletedModel(system.pool, modelId) };
-    } catch (err) {
-      // Not completed yet (pending or running): look again later. Unknown: the caller gives up.
-      if (isTadsError(err) && err.code === 'conflict') return null;
-      throw err;
-    }
-  }
-  const page = await listModels(system.pool, { limit: 1, status: 'completed' });
-  const newest = page.items[0];
-  if (newest === undefined) return null;
-  return { id: newest.id, model: await loadCompletedModel(system.pool, newest.id) };
-}
-
-/**
- * Starts the live fleet and its scorer in the background (see the module comment).
- *
- * @param options - see {@link LiveOptions}
- * @returns a handle to stop it
- */
-export function startLive(options: LiveOptions): LiveHandle {
-  const { system, log } = options;
-  const params = parseGenerateParams(options.params);
-  const stop = new AbortController();
-  const generator = new GeneratorClient(system.generatorAddress);
-  const pause = (s: number) => sleep(s * 1000, undefined, { signal: stop.signal }).catch(() => {});
-
-  const loop = async () => {
-    // Wait for a model.
-    let waiting = false;
-    let found: { id: string; model: PcaModel } | null = null;
-    while (!stop.signal.aborted && found === null) {
-      try {
-        found = await findModel(system, options.modelId);
-      } catch (err) {
-        log.error('live scoring off: its model cannot be loaded', {
-          model_id: options.modelId,
-          error: err instanceof Error ? err.message : String(err),
-        });
-        return;
-      }
-      if (found === null) {
-        if (!waiting) {
-          log.info('live scoring waits for a completed model', {
-            model_id: options.modelId ?? null,
-            hint: 'train one in the dashboard (Control tab), with POST /train or tads train',
-            retry_s: LIVE_RETRY_S,
-          });
-          waiting = true;
-        }
-        await pause(LIVE_RETRY_S);
-      }
-    }
-    if (found === null) return;
-    const { id: modelId, model } = found;
-
-    // Score the fleet's stream until stopped; a failed stream restarts and resumes its alerts.
-    while (!stop.signal.aborted) {
-      const alerts = { intervalS: params.intervalS };
-      const scorer = new LiveScorer({
-        model,
-        shard: { index: 0, count: 1 },
-        batchSize: 10_000,
-        alerts,
-        sink: new DbLiveAlertSink(system.pool, {
-          modelId,
-          metrics: model.metrics,
-          cooldownMs: new AlertManager(alerts).options.cooldownMs,
-        }),
-      });
-      const report =
-        (options.reportEveryS ?? 0) > 0
-          ? setInterval(() => log.info(`live: ${formatStats(scorer.stats())}`), options.reportEveryS! * 1000)
-          : undefined;
-      report?.unref();
-      try {
-        await scorer.start();
-        log.info('live scoring started', {
-          model_id: modelId,
-          hosts: params.hostCount,
-          interval_s: params.intervalS,
-          anomaly_rate: params.anomalyRate,
-          resumed_alerts: scorer.stats().alertsResumed,
-        });
-        const stream = generator.streamTelemetry({
-          params: options.params,
-          rate: 0,
-          shardIndex: 0,
-          shardCount: 1,
-        });
-        const final = await scorer.run(coalesceBatches(stream, { maxRecords: 10_000 }), stop.signal);
-        log.info('live scoring stopped', {
-          model_id: modelId,
-          records: final.records,
-          alerts_opened: final.alertsOpened,
-          open_alerts: final.openAlerts,
-        });
-      } catch (err) {
-        if (stop.signal.aborted) break;
-        log.warn('live scoring failed; restarting', {
-          error: err instanceof Error ? err.message : String(err),
-          retry_s: LIVE_RETRY_S,
-        });
-        await pause(LIVE_RETRY_S);
-      } finally {
-        if (report) clearInterval(report);
-      }
-    }
-  };
-
-  const running = loop().catch((err: unknown) =>
-    log.error('live scoring ended', { error: err instanceof Error ? err.message : String(err) }),
-  );
-  let stopping: Promise<void> | undefined;
-  return {
-    stop() {
-      stopping ??= (async () => {
-        stop.abort();
-        await running;
-        generator.close();
-      })();
-      return stopping;
-    },
-  };
-}
 
 /** The `serve` command. */
 export const serveCommand: CommandSpec = {
@@ -305,17 +136,21 @@ export const serveCommand: CommandSpec = {
       },
       io.env,
     );
-    const system = await startSystem({ config, log: stderrLogger });
-    const live =
-      liveHosts > 0
-        ? startLive({
-            system,
-            params: liveParams,
-            ...(modelId !== undefined ? { modelId } : {}),
-            log: stderrLogger,
-            reportEveryS: (flags['live-report-every'] as number | undefined) ?? 60,
-          })
-        : undefined;
+    const server = await startServer({
+      config,
+      log: stderrLogger,
+      ...(liveHosts > 0
+        ? {
+            live: {
+              params: liveParams,
+              ...(modelId !== undefined ? { modelId } : {}),
+              reportEveryS: (flags['live-report-every'] as number | undefined) ?? 60,
+              report: (stats) => stderrLogger.info(`live: ${formatStats(stats)}`),
+            },
+          }
+        : {}),
+    });
+    const { system } = server;
     const summary = {
       api: system.apiUrl,
       dashboard: `${system.apiUrl}/app/`,
@@ -339,9 +174,7 @@ export const serveCommand: CommandSpec = {
       else io.signal.addEventListener('abort', () => resolve(), { once: true });
     });
     io.err.write('shutting down\n');
-    await live?.stop();
-    await Promise.all([system.jobs.stop(), system.trainer.stop()]);
-    await system.close();
+    await server.close();
     io.err.write('stopped\n');
     return 0;
   },

@@ -3,6 +3,9 @@
  * migrations, the lease reaper, the generator's gRPC service and the HTTP API. `tads serve`
  * (and `npm start`) runs this; tests start it on ephemeral ports.
  */
+import { silentLogger, type ApiDeps, type Logger } from '../api/deps.js';
+import type { RouteGroup } from '../api/routes/index.js';
+import { startApiServer, type ApiServer } from '../api/server.js';
 import type { Config } from '../config/env.js';
 import { packageVersion } from '../config/version.js';
 import { reapExpiredDatasets } from '../db/datasets.js';
@@ -15,24 +18,7 @@ import { reapExpiredModels } from '../db/models.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { JobRunner } from '../jobs/job-runner.js';
 import { createTrainingRunner, type TrainingRunner } from '../jobs/training-runner.js';
-import { grpcGenerator } from './generator-parts.js';
-import { silentLogger, type ApiDeps, type DatasetGenerator, type Logger } from './deps.js';
-import type { RouteGroup } from './routes/index.js';
-import { startApiServer, type ApiServer } from './server.js';
-
-/** A running generator service. */
-export interface GeneratorService {
-  readonly port: number;
-  close(): Promise<void>;
-}
-
-/** How the system starts the generator service and reaches it. */
-export interface GeneratorParts {
-  /** Starts the gRPC generator service. */
-  start(args: { pool: Pool; port: number; host: string; owner: string }): Promise<GeneratorService>;
-  /** A client of the service at `address` (`host:port`). */
-  connect(address: string): DatasetGenerator & { close?(): void };
-}
+import { grpcGenerator, type GeneratorParts } from './generator-parts.js';
 
 /** Options of {@link startSystem}. */
 export interface SystemOptions {
