@@ -299,7 +299,7 @@ async function computeStats(
 
   try {
     const read = await readRows(first, id, spill);
-    stage('COPY of ts, is_anomaly and 8 metrics (spilled per metric)');
+    stage('read by COPY: ts, is_anomaly and 8 metrics (spilled per metric)');
     const nRows = read.rows;
     const layout = read.layout;
 
