@@ -58,6 +58,7 @@ import {
   type TopK,
   type TopKColumn,
 } from '../contract/analytics.js';
+import { Id } from '../contract/common.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { Float64List } from '../core/float64-list.js';
 import { ANOMALY_TYPES, METRICS, type MetricName } from '../core/types.js';
@@ -255,14 +256,11 @@ export function explicitHistogramEdges(lo: number, hi: number, bins: number): nu
 // Partitions and indexes
 // ---------------------------------------------------------------------------------------------
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** A dataset id checked to be a lower-case UUID (so that it may appear as a SQL literal). */
+/** A dataset id checked to be a UUID, in lower case (so that it may appear as a SQL literal). */
 function checkedId(datasetId: string): string {
-  const id = datasetId.toLowerCase();
-  if (!UUID.test(id))
-    throw new ValidationError(`dataset id must be a UUID; got ${JSON.stringify(datasetId)}`);
-  return id;
+  const id = Id.safeParse(datasetId);
+  if (!id.success) throw new ValidationError(`dataset id must be a UUID; got ${JSON.stringify(datasetId)}`);
+  return id.data;
 }
 
 /** Partition names by dataset id (a dataset's partition keeps its name for its life). */

@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { stderrLogger, type Logger } from '../../api/deps.js';
 import { startSystem, type System } from '../../api/system.js';
 import { loadConfig } from '../../config/env.js';
+import { Id } from '../../contract/common.js';
 import { GENERATOR_DEFAULTS, GENERATOR_LIMITS, type GenerateParamsInput } from '../../contract/generator.js';
 import { AlertManager } from '../../core/alerts.js';
 import { isTadsError } from '../../core/errors.js';
@@ -33,8 +34,6 @@ import { loadCompletedModel } from '../../scorer/models.js';
 import { UsageError, type CommandSpec } from '../args.js';
 import { DATABASE_FLAGS } from '../database.js';
 import { formatStats } from './scorer.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Seconds between two looks for a completed model, and before a failed live stream restarts. */
 export const LIVE_RETRY_S = 5;
@@ -276,9 +275,10 @@ export const serveCommand: CommandSpec = {
   async run(flags, io) {
     // Validate the live options before anything starts.
     const liveHosts = (flags.live as number | undefined) ?? 0;
-    const modelId = flags.model as string | undefined;
-    if (modelId !== undefined && !UUID.test(modelId))
-      throw new UsageError(`--model must be a model id (UUID); got ${JSON.stringify(modelId)}`);
+    const modelFlag = flags.model as string | undefined;
+    const modelId = modelFlag === undefined ? undefined : Id.safeParse(modelFlag).data;
+    if (modelFlag !== undefined && modelId === undefined)
+      throw new UsageError(`--model must be a model id (UUID); got ${JSON.stringify(modelFlag)}`);
     if (liveHosts === 0) {
       for (const f of ['model', 'live-interval', 'live-anomaly-rate', 'live-seed', 'live-report-every'])
         if (flags[f] !== undefined) throw new UsageError(`--${f} goes with --live <hosts>`);
