@@ -4,8 +4,8 @@
  * (src/db/events.ts).
  *
  * Topics are uWS pub/sub topics: a connection starts subscribed to all of them and may change
- * that with `subscribe` / `unsubscribe` messages (validated; a bad one is answered with an
- * `error` message and the connection stays open).
+ * that with `subscribe` / `unsubscribe` messages (JSON text frames, validated; a bad one, or a
+ * binary frame, is answered with an `error` message and the connection stays open).
  *
  * Backpressure: a client that does not read fast enough first loses progress events
  * (`*.progress`, droppable by contract: the next one or the status event supersedes them) once
@@ -169,7 +169,16 @@ export class LiveHub {
           server_time: new Date().toISOString(),
         });
       },
-      message: (ws, message) => {
+      message: (ws, message, isBinary) => {
+        // Messages are JSON text frames: a binary frame is refused, never read as text.
+        if (isBinary) {
+          sendError(
+            ws,
+            `message must be a JSON text frame; got a binary frame of ${message.byteLength} bytes`,
+            [{ path: 'frame', message: 'binary frame' }],
+          );
+          return;
+        }
         // Copy out of the ArrayBuffer now: it is neutered when this callback returns.
         const text = Buffer.from(message).toString('utf8');
         let raw: unknown;
