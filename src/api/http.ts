@@ -33,11 +33,13 @@ const REASONS: Record<number, string> = {
   302: 'Found',
   304: 'Not Modified',
   400: 'Bad Request',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  421: 'Misdirected Request',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -56,6 +58,20 @@ export function statusLine(status: number): string {
 export interface CorsPolicy {
   /** Allowed origins; `*` allows any. Empty: no CORS headers at all. */
   origins: readonly string[];
+}
+
+/**
+ * The host name of a `Host` header or of an origin's host (`localhost:8080` → `localhost`,
+ * `[::1]:8080` → `[::1]`), in lower case: the port is not part of the name.
+ */
+export function hostName(host: string): string {
+  const h = host.toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return end < 0 ? h : h.slice(0, end + 1);
+  }
+  const colon = h.indexOf(':');
+  return colon < 0 ? h : h.slice(0, colon);
 }
 
 /** The content type of JSON responses. */

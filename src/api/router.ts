@@ -25,10 +25,13 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { z } from 'zod';
+import { LOOPBACK_HOSTS } from '../config/env.js';
+import type { ErrorBody } from '../contract/errors.js';
 import { UnsupportedMediaTypeError, ValidationError } from '../core/errors.js';
 import { toErrorResponse, validationErrorFrom } from './errors.js';
 import {
   Exchange,
+  hostName,
   JSON_CONTENT_TYPE,
   type CorsPolicy,
   type HttpRequest,
@@ -143,6 +146,11 @@ export interface RouterOptions {
   bodyLimit: number;
   /** CORS policy (default: none). */
   cors?: CorsPolicy;
+  /**
+   * Host names requests may name in their `Host` header, port aside (default: the loopback
+   * names); a request naming another gets 421.
+   */
+  allowedHosts?: readonly string[];
   /** Where unexpected errors are reported (default: stderr). */
   log?: RouteLogger;
 }
@@ -520,11 +528,47 @@ export class Router {
   readonly app: TemplatedApp;
   readonly #routes: RouteDef[] = [];
   readonly #options: Required<RouterOptions>;
+  readonly #hosts: ReadonlySet<string>;
   #finished = false;
 
   constructor(app: TemplatedApp, options: RouterOptions) {
     this.app = app;
-    this.#options = { cors: { origins: [] }, log: defaultLog, ...options };
+    this.#options = { cors: { origins: [] }, log: defaultLog, allowedHosts: LOOPBACK_HOSTS, ...options };
+    this.#hosts = new Set(this.#options.allowedHosts.map(hostName));
+  }
+
+  /**
+   * True when `name` (a host name, port aside, e.g. an origin's) is one this server answers to.
+   */
+  allowsHostName(name: string): boolean {
+    return this.#hosts.has(hostName(name));
+  }
+
+  /**
+   * Wraps a uWS handler (of a request or a WebSocket upgrade) so that it runs only for a request
+   * whose `Host` header names an allowed host, port aside: any other gets 421 with the error body,
+   * so that a page whose name was rebound to this server's address (DNS rebinding) reads nothing.
+   * A request without `Host` (not a browser: HTTP/1.0 tools) passes. Every handler on the app
+   * goes through it.
+   */
+  guard<A extends unknown[]>(
+    handler: (res: HttpResponse, req: HttpRequest, ...rest: A) => void | Promise<void>,
+  ): (res: HttpResponse, req: HttpRequest, ...rest: A) => void {
+    return (res, req, ...rest) => {
+      const host = req.getHeader('host');
+      if (host === '' || this.#hosts.has(hostName(host))) {
+        void handler(res, req, ...rest);
+        return;
+      }
+      const body: ErrorBody = {
+        error: {
+          code: 'misdirected_request',
+          message: `host ${JSON.stringify(host)} is not a name this server answers to (TADS_ALLOWED_HOSTS)`,
+          details: { host },
+        },
+      };
+      new Exchange(res, req, this.#options.cors).sendJson(421, body);
+    };
   }
 
   /** Every declared route, in declaration order (for `/openapi.json`). */
@@ -572,14 +616,28 @@ export class Router {
       this.#serve(route, ex, raw);
     };
     const method = def.method === 'delete' ? 'del' : def.method;
-    this.app[method](def.path, handler);
+    const guarded = this.guard(handler);
+    this.app[method](def.path, guarded);
     // HEAD answers like GET, without the body (see Exchange.send).
-    if (def.method === 'get') this.app.head(def.path, handler);
+    if (def.method === 'get') this.app.head(def.path, guarded);
   }
 
-  /** Registers a WebSocket route on the app (see uWS `app.ws`). */
+  /**
+   * Registers a WebSocket route on the app (see uWS `app.ws`); its upgrade goes through
+   * {@link guard} (uWS's default upgrade when the behaviour has none).
+   */
   ws<U>(pattern: string, behavior: WebSocketBehavior<U>): void {
-    this.app.ws(pattern, behavior);
+    const upgrade: NonNullable<WebSocketBehavior<U>['upgrade']> =
+      behavior.upgrade ??
+      ((res, req, context) =>
+        res.upgrade(
+          {} as U,
+          req.getHeader('sec-websocket-key'),
+          req.getHeader('sec-websocket-protocol'),
+          req.getHeader('sec-websocket-extensions'),
+          context,
+        ));
+    this.app.ws(pattern, { ...behavior, upgrade: this.guard(upgrade) });
   }
 
   /**
@@ -591,24 +649,27 @@ export class Router {
     this.#finished = true;
     const cors = this.#options.cors;
     const headerNames = cors.origins.length > 0 ? ['access-control-request-headers'] : [];
-    this.app.any('/*', (res, req) => {
-      const ex = new Exchange(res, req, cors, headerNames);
-      if (ex.method === 'OPTIONS' && cors.origins.length > 0) {
-        ex.send(204, '', undefined, {
-          'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
-          'access-control-allow-headers': ex.headers['access-control-request-headers'] ?? 'content-type',
-          'access-control-max-age': '600',
+    this.app.any(
+      '/*',
+      this.guard((res, req) => {
+        const ex = new Exchange(res, req, cors, headerNames);
+        if (ex.method === 'OPTIONS' && cors.origins.length > 0) {
+          ex.send(204, '', undefined, {
+            'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
+            'access-control-allow-headers': ex.headers['access-control-request-headers'] ?? 'content-type',
+            'access-control-max-age': '600',
+          });
+          return;
+        }
+        ex.sendJson(404, {
+          error: {
+            code: 'not_found',
+            message: `no route ${ex.method} ${ex.url}`,
+            details: { method: ex.method, path: ex.url },
+          },
         });
-        return;
-      }
-      ex.sendJson(404, {
-        error: {
-          code: 'not_found',
-          message: `no route ${ex.method} ${ex.url}`,
-          details: { method: ex.method, path: ex.url },
-        },
-      });
-    });
+      }),
+    );
   }
 
   /**

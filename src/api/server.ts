@@ -57,11 +57,11 @@ export interface ApiServerOptions {
  */
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { deps } = options;
-  const { host, port, bodyLimit, corsOrigins } = deps.config;
+  const { host, port, bodyLimit, corsOrigins, allowedHosts } = deps.config;
 
   // Compose: every group declares its routes, then the fallback goes in.
   const app = uws.App();
-  const router = new Router(app, { bodyLimit, cors: { origins: corsOrigins }, log: deps.log });
+  const router = new Router(app, { bodyLimit, cors: { origins: corsOrigins }, allowedHosts, log: deps.log });
   for (const group of options.groups ?? ROUTE_GROUPS) group.register(router, deps);
   router.finish();
 

@@ -232,8 +232,17 @@ export function register(router: Router, deps: ApiDeps): void {
   if (site) deps.log.info('dashboard loaded', { dir: site.dir, files: site.files.size, bytes: site.bytes });
   const app = router.app;
   for (const pattern of ['/app', '/app/*']) {
-    app.get(pattern, (res, req) => serve(site, res, req, false));
-    app.head(pattern, (res, req) => serve(site, res, req, true));
+    app.get(
+      pattern,
+      router.guard((res, req) => serve(site, res, req, false)),
+    );
+    app.head(
+      pattern,
+      router.guard((res, req) => serve(site, res, req, true)),
+    );
   }
-  app.get('/', (res) => redirect(res, APP_PREFIX));
+  app.get(
+    '/',
+    router.guard((res) => redirect(res, APP_PREFIX)),
+  );
 }

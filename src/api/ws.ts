@@ -4,8 +4,8 @@
  * (src/db/events.ts).
  *
  * Topics are uWS pub/sub topics: a connection starts subscribed to all of them and may change
- * that with `subscribe` / `unsubscribe` messages (validated; a bad one is answered with an
- * `error` message and the connection stays open).
+ * that with `subscribe` / `unsubscribe` messages (JSON text frames, validated; a bad one, or a
+ * binary frame, is answered with an `error` message and the connection stays open).
  *
  * Backpressure: a client that does not read fast enough first loses progress events
  * (`*.progress`, droppable by contract: the next one or the status event supersedes them) once
@@ -14,8 +14,10 @@
  * (uWS `closeOnBackpressureLimit`), and the client reconnects to a fresh `hello` and refetches
  * over HTTP — nothing is lost silently.
  *
- * Origin check: browsers do not apply CORS to WebSockets, so the upgrade itself refuses (400) a
- * browser page of another origin unless it is one of the configured CORS origins.
+ * Origin check: browsers do not apply CORS to WebSockets, so the upgrade itself refuses (403) a
+ * browser page whose origin's host is not one the server answers to (`TADS_ALLOWED_HOSTS`),
+ * unless the origin is one of the configured CORS origins. (An upgrade naming another host in
+ * `Host` is refused before that, with 421, as every request is: see `Router.guard`.)
  */
 import {
   isDroppableEvent,
@@ -67,14 +69,19 @@ export function shouldSend(event: Pick<WsEvent, 'type'>, bufferedBytes: number):
 }
 
 /**
- * True when a WebSocket upgrade from `origin` may proceed: no Origin header (not a browser), the
- * page's own origin (same host as the request), or an origin allowed by the CORS policy.
+ * True when a WebSocket upgrade from `origin` may proceed: no Origin header (not a browser), an
+ * origin whose host name (port aside) `allowsHost` accepts, or an origin allowed by the CORS
+ * policy. The request's own `Host` proves nothing: a rebound name sends the same in both.
  */
-export function originAllowed(origin: string | undefined, host: string | undefined, cors: readonly string[]) {
+export function originAllowed(
+  origin: string | undefined,
+  allowsHost: (name: string) => boolean,
+  cors: readonly string[],
+): boolean {
   if (!origin) return true;
   if (cors.includes('*') || cors.includes(origin)) return true;
   try {
-    return host !== undefined && new URL(origin).host === host;
+    return allowsHost(new URL(origin).hostname);
   } catch {
     return false;
   }
@@ -132,17 +139,16 @@ export class LiveHub {
         const protocol = req.getHeader('sec-websocket-protocol');
         const extensions = req.getHeader('sec-websocket-extensions');
         const origin = req.getHeader('origin') || undefined;
-        const host = req.getHeader('host') || undefined;
-        if (!originAllowed(origin, host, cors)) {
+        if (!originAllowed(origin, (name) => this.#router.allowsHostName(name), cors)) {
           res.cork(() => {
-            res.writeStatus(statusLine(400));
+            res.writeStatus(statusLine(403));
             res.writeHeader('content-type', 'application/json; charset=utf-8');
             res.end(
               JSON.stringify({
                 error: {
-                  code: 'invalid_input',
-                  message: `origin must be this server's or one of CORS_ORIGINS to open /ws; got ${origin}`,
-                  details: { issues: [{ path: 'headers.origin', message: 'origin not allowed' }] },
+                  code: 'forbidden',
+                  message: `origin must name a host of TADS_ALLOWED_HOSTS or be one of CORS_ORIGINS to open /ws; got ${origin}`,
+                  details: { origin },
                 },
               }),
             );
@@ -163,7 +169,16 @@ export class LiveHub {
           server_time: new Date().toISOString(),
         });
       },
-      message: (ws, message) => {
+      message: (ws, message, isBinary) => {
+        // Messages are JSON text frames: a binary frame is refused, never read as text.
+        if (isBinary) {
+          sendError(
+            ws,
+            `message must be a JSON text frame; got a binary frame of ${message.byteLength} bytes`,
+            [{ path: 'frame', message: 'binary frame' }],
+          );
+          return;
+        }
         // Copy out of the ArrayBuffer now: it is neutered when this callback returns.
         const text = Buffer.from(message).toString('utf8');
         let raw: unknown;

@@ -14,6 +14,7 @@
  * | `BODY_LIMIT`        | 1mb                     | largest request body (bytes, or with kb/mb)      |
  * | `CORS_ORIGINS`      | (none)                  | comma-separated origins allowed by CORS, or `*`  |
  * | `TADS_INFERENCE_RUNS_KEEP` | 10000            | inference runs kept (older ones are pruned)      |
+ * | `TADS_ALLOWED_HOSTS` | loopback names, `HOST` | comma-separated host names the API answers to   |
  */
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.js';
@@ -34,6 +35,36 @@ export interface Config {
   corsOrigins: string[];
   /** How many inference runs are kept; the reaper prunes older ones. */
   inferenceRunsKeep: number;
+  /**
+   * Host names (lower case, no port; IPv6 addresses in brackets) that requests may name in their
+   * `Host` header and WebSocket pages in their `Origin`: any other is refused, so a page whose
+   * name was rebound to this server's address cannot use it.
+   */
+  allowedHosts: string[];
+}
+
+/** Host names always allowed when `TADS_ALLOWED_HOSTS` is not set: the loopback ones. */
+export const LOOPBACK_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '[::1]'];
+
+/** Bind addresses that stand for every interface (no host name of their own). */
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
+
+// A DNS name or IPv4 address, or an IPv6 address in brackets; no port, no scheme.
+const HOST_NAME =
+  /^(?:\[[0-9a-f:.]+\]|[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*)$/i;
+
+/** How the bind address appears in a `Host` header (an IPv6 address in brackets). */
+function hostNameOf(bind: string): string {
+  const h = bind.toLowerCase();
+  return h.includes(':') && !h.startsWith('[') ? `[${h}]` : h;
+}
+
+/** The allowed hosts when none are configured: the loopback names and a non-wildcard bind host. */
+function defaultAllowedHosts(bind: string): string[] {
+  const own = hostNameOf(bind);
+  return WILDCARD_HOSTS.has(own) || LOOPBACK_HOSTS.includes(own)
+    ? [...LOOPBACK_HOSTS]
+    : [...LOOPBACK_HOSTS, own];
 }
 
 /** Largest body limit that may be configured (64 MiB). */
@@ -101,6 +132,20 @@ const Env = z.object({
     .int('TADS_INFERENCE_RUNS_KEEP must be an integer ≥ 1')
     .min(1, 'TADS_INFERENCE_RUNS_KEEP must be an integer ≥ 1')
     .default(10_000),
+  TADS_ALLOWED_HOSTS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter((h) => h.length > 0),
+    )
+    .refine((hosts) => hosts.length > 0, 'TADS_ALLOWED_HOSTS must name at least one host')
+    .refine(
+      (hosts) => hosts.every((h) => HOST_NAME.test(h)),
+      'TADS_ALLOWED_HOSTS must be comma-separated host names without port or scheme (localhost, tads.example, 10.0.0.5, [::1])',
+    )
+    .optional(),
 });
 
 /** Explicit options: each one wins over its environment variable. */
@@ -136,6 +181,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
   set('BODY_LIMIT', options.bodyLimit);
   set('TADS_INFERENCE_RUNS_KEEP', options.inferenceRunsKeep);
   if (options.corsOrigins !== undefined) raw.CORS_ORIGINS = options.corsOrigins.join(',');
+  if (options.allowedHosts !== undefined) raw.TADS_ALLOWED_HOSTS = options.allowedHosts.join(',');
 
   // Validate
   const parsed = Env.safeParse(raw);
@@ -158,6 +204,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     bodyLimit: e.BODY_LIMIT,
     corsOrigins: e.CORS_ORIGINS,
     inferenceRunsKeep: e.TADS_INFERENCE_RUNS_KEEP,
+    allowedHosts: e.TADS_ALLOWED_HOSTS ?? defaultAllowedHosts(e.HOST),
   } as Config;
   // The URL may carry a password: keep it off enumeration (logs, JSON.stringify).
   Object.defineProperty(config, 'databaseUrl', { value: e.DATABASE_URL, enumerable: false });

@@ -14,7 +14,7 @@ import {
   showValue,
   text,
   TimestampSchema,
-  uuidField,
+  Id,
 } from './common.js';
 
 /** States of an alert. */
@@ -42,8 +42,8 @@ export const ListAlertsQuerySchema = queryObject({
   ...paginationQueryShape,
   host_id: textFilter('host_id').optional(),
   host: textFilter('host').optional(),
-  model_id: uuidField('model_id').optional(),
-  dataset_id: uuidField('dataset_id').optional(),
+  model_id: Id.optional(),
+  dataset_id: Id.optional(),
   source: textFilter('source').optional(),
   state: oneOf('state', ALERT_STATES).optional(),
   suppressed: z

@@ -73,10 +73,20 @@ export function queryObject<S extends z.ZodRawShape>(shape: S) {
   return z.strictObject(shape, { error: (iss) => unknownQueryMessage(iss) });
 }
 
-/** A UUID (path parameter or field). */
-export function uuidField(name: string) {
-  return z.uuid({ error: (iss) => `${name} must be a UUID; got ${showValue(iss.input)}` });
-}
+/**
+ * An id: a UUID in any case, given out in lower case, so that one id has one spelling from the
+ * edge inward (cache keys, comparisons, SQL literals). Every id a request carries (path
+ * parameter, query or body field) and every id checked further in uses it. Its message names
+ * the field by its key (`dataset_id must be a UUID; got "x"`), `id` when parsed alone.
+ */
+export const Id = z
+  .uuid({
+    error: (iss) => {
+      const last = iss.path?.at(-1);
+      return `${typeof last === 'string' ? last : 'id'} must be a UUID; got ${showValue(iss.input)}`;
+    },
+  })
+  .toLowerCase();
 
 /** Page sizes of lists. */
 export const PAGE_LIMITS = { default: 50, max: 500 } as const;
@@ -119,7 +129,7 @@ export function pageSchema<T extends z.ZodType>(item: T) {
 }
 
 /** Path parameters `{ id }` holding a UUID. */
-export const IdParamsSchema = z.object({ id: uuidField('id') });
+export const IdParamsSchema = z.object({ id: Id });
 
 /** An RFC 3339 UTC timestamp as the API writes it (`2024-01-01T00:00:00.000Z`). */
 export const TimestampSchema = z.iso.datetime();

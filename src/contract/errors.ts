@@ -7,10 +7,12 @@ import { z } from 'zod';
 /** Machine-readable error codes, with the HTTP status each is sent with. */
 export const ERROR_STATUS = {
   invalid_input: 400,
+  forbidden: 403,
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  misdirected_request: 421,
   internal: 500,
   database_unavailable: 503,
   service_unavailable: 503,

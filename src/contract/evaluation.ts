@@ -4,7 +4,7 @@
  * flagged, no episode) is null, never 0.
  */
 import { z } from 'zod';
-import { IdParamsSchema, oneOf, queryObject, uuidField } from './common.js';
+import { Id, IdParamsSchema, oneOf, queryObject } from './common.js';
 import { POLICY_NAMES } from './vocabulary.js';
 
 /** Path parameters `{ id }` (the model) of the evaluation routes. */
@@ -12,8 +12,8 @@ export const EvaluationParamsSchema = IdParamsSchema;
 
 /** Query of `GET /models/:id/eval`. */
 export const EvalQuerySchema = queryObject({
-  dataset_id: uuidField('dataset_id'),
-  job_id: uuidField('job_id').optional(),
+  dataset_id: Id,
+  job_id: Id.optional(),
 }).transform((q) => ({ datasetId: q.dataset_id, jobId: q.job_id }));
 export type EvalQuery = z.output<typeof EvalQuerySchema>;
 
@@ -23,9 +23,9 @@ export type ErrorGrouping = (typeof ERROR_GROUPINGS)[number];
 
 /** Query of `GET /models/:id/error_distribution`. */
 export const ErrorDistributionQuerySchema = queryObject({
-  dataset_id: uuidField('dataset_id'),
+  dataset_id: Id,
   group_by: oneOf('group_by', ERROR_GROUPINGS),
-  job_id: uuidField('job_id').optional(),
+  job_id: Id.optional(),
 }).transform((q) => ({ datasetId: q.dataset_id, groupBy: q.group_by, jobId: q.job_id }));
 export type ErrorDistributionQuery = z.output<typeof ErrorDistributionQuerySchema>;
 

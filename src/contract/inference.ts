@@ -24,7 +24,7 @@ import {
   showValue,
   text,
   TimestampSchema,
-  uuidField,
+  Id,
 } from './common.js';
 
 /** The eight metrics, in model order. */
@@ -122,7 +122,7 @@ export interface InferenceRecord {
 export const InferenceRequestSchema = z
   .strictObject(
     {
-      model_id: uuidField('model_id'),
+      model_id: Id,
       records: z
         .array(InferenceRecordWireSchema, {
           error: (iss) => `records must be an array of telemetry records; got ${show(iss.input)}`,
@@ -206,7 +206,7 @@ export type InferenceRunListWire = z.infer<typeof InferenceRunListSchema>;
 /** Query of `GET /inference_runs`: `limit` (1–500, default 50), `cursor`, `model_id`. */
 export const ListInferenceRunsQuerySchema = queryObject({
   ...paginationQueryShape,
-  model_id: uuidField('model_id').optional(),
+  model_id: Id.optional(),
 }).transform((q) => ({ limit: q.limit ?? PAGE_LIMITS.default, cursor: q.cursor, modelId: q.model_id }));
 /** The parsed query of `GET /inference_runs`. */
 export type ListInferenceRunsQuery = z.output<typeof ListInferenceRunsQuerySchema>;

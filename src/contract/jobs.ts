@@ -14,7 +14,7 @@ import {
   paginationQueryShape,
   queryObject,
   showValue,
-  uuidField,
+  Id,
 } from './common.js';
 
 /** Statuses a job goes through: pending → running → completed | failed | cancelled. */
@@ -30,8 +30,8 @@ export const CHUNK_ROWS_DEFAULT = 50_000;
 /** Body of `POST /jobs/score_dataset`. */
 export const ScoreDatasetRequestSchema = z
   .strictObject({
-    model_id: uuidField('model_id'),
-    dataset_id: uuidField('dataset_id'),
+    model_id: Id,
+    dataset_id: Id,
     chunk_rows: z
       .number({ error: (iss) => `chunk_rows must be an integer; got ${showValue(iss.input)}` })
       .int({ error: (iss) => `chunk_rows must be an integer; got ${showValue(iss.input)}` })
@@ -58,8 +58,8 @@ export type ScoreDatasetRequest = z.output<typeof ScoreDatasetRequestSchema>;
 /** Query of `GET /jobs`: newest first, `limit` per page, `cursor` from the previous page, filters. */
 export const ListJobsQuerySchema = queryObject({
   ...paginationQueryShape,
-  model_id: uuidField('model_id').optional(),
-  dataset_id: uuidField('dataset_id').optional(),
+  model_id: Id.optional(),
+  dataset_id: Id.optional(),
   status: oneOf('status', JOB_STATUSES).optional(),
 }).transform((q) => ({
   limit: q.limit ?? PAGE_LIMITS.default,

@@ -15,7 +15,7 @@ import {
   showValue,
   text,
   TimestampSchema,
-  uuidField,
+  Id,
 } from './common.js';
 
 /** Lifecycle states of a model: pending → running → completed | failed. */
@@ -38,7 +38,7 @@ const finite = (name: string, range: string) =>
 export const TrainRequestSchema = z
   .strictObject(
     {
-      dataset_id: uuidField('dataset_id'),
+      dataset_id: Id,
       name: text(
         'name',
         (iss) => `name must be a text of 1 to ${MODEL_NAME_MAX} characters; got ${showValue(iss.input)}`,
@@ -189,7 +189,7 @@ export type ModelListWire = z.infer<typeof ModelListSchema>;
 export const ListModelsQuerySchema = queryObject({
   ...paginationQueryShape,
   status: oneOf('status', MODEL_STATUS_VALUES).optional(),
-  dataset_id: uuidField('dataset_id').optional(),
+  dataset_id: Id.optional(),
 }).transform((q) => ({
   limit: q.limit ?? PAGE_LIMITS.default,
   cursor: q.cursor,

@@ -3,8 +3,9 @@
  *
  * On connecting, a client is subscribed to every topic and receives `hello`. It may narrow or
  * widen what it receives with `{ "type": "subscribe", "topics": [...] }` (replaces the set) and
- * `{ "type": "unsubscribe", "topics": [...] }`; the server answers each with `subscribed` and
- * the resulting set, or with `error` for a message it cannot accept.
+ * `{ "type": "unsubscribe", "topics": [...] }`, each a JSON text frame; the server answers each
+ * with `subscribed` and the resulting set, or with `error` for a message it cannot accept (a
+ * binary frame among them; the connection stays open).
  *
  * Events carry ids and counters, never data: fetch the resource over HTTP for the rest. Each
  * event belongs to one topic ({@link topicOfEvent}). Progress events (`*.progress`) are

@@ -16,6 +16,7 @@
  */
 import { z } from 'zod';
 import type { AlertEvent, AlertRecord } from '../core/alerts.js';
+import { Id } from '../contract/common.js';
 import { ValidationError } from '../core/errors.js';
 import { METRICS } from '../core/types.js';
 import { toDatabaseError } from './errors.js';
@@ -87,7 +88,6 @@ export interface ListAlertsOptions {
 
 /** Rows per INSERT statement (each column travels as one array parameter). */
 const CHUNK = 5000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Stores alerts: inserts new ones and updates known ones (upsert on (source, host_id, opened_at)),
@@ -246,7 +246,8 @@ export async function saveSuppressedCounts(
       : sourceOrSave;
   // Validate
   checkSource(save.source);
-  if (save.jobId != null && !UUID.test(save.jobId)) throw invalid('jobId', 'a uuid or null', save.jobId);
+  if (save.jobId != null && !Id.safeParse(save.jobId).success)
+    throw invalid('jobId', 'a uuid or null', save.jobId);
   if (!isMap(save.counts)) throw invalid('counts', 'a Map of minute → count', save.counts);
   const minutes: number[] = [];
   const values: number[] = [];
@@ -420,7 +421,7 @@ export async function listAlerts(db: Queryable, options: ListAlertsOptions): Pro
   }
   for (const key of ['modelId', 'datasetId'] as const) {
     const v = options[key];
-    if (v !== undefined && !(typeof v === 'string' && UUID.test(v))) throw invalid(key, 'a uuid', v);
+    if (v !== undefined && !Id.safeParse(v).success) throw invalid(key, 'a uuid', v);
   }
   if (options.state !== undefined && options.state !== 'open' && options.state !== 'closed') {
     throw invalid('state', '"open" or "closed"', options.state);
@@ -492,9 +493,9 @@ function keyOf(hostId: string, openedAtMs: number): string {
 function checkTarget(t: AlertTarget): void {
   if (typeof t !== 'object' || t === null) throw invalid('target', 'an object', t);
   checkSource(t.source);
-  if (typeof t.modelId !== 'string' || !UUID.test(t.modelId)) throw invalid('modelId', 'a uuid', t.modelId);
-  if (t.jobId != null && !UUID.test(t.jobId)) throw invalid('jobId', 'a uuid or null', t.jobId);
-  if (t.datasetId != null && !UUID.test(t.datasetId)) {
+  if (!Id.safeParse(t.modelId).success) throw invalid('modelId', 'a uuid', t.modelId);
+  if (t.jobId != null && !Id.safeParse(t.jobId).success) throw invalid('jobId', 'a uuid or null', t.jobId);
+  if (t.datasetId != null && !Id.safeParse(t.datasetId).success) {
     throw invalid('datasetId', 'a uuid or null', t.datasetId);
   }
 }

@@ -9,6 +9,7 @@
 import type { Readable } from 'node:stream';
 import { to as copyTo } from 'pg-copy-streams';
 import { ANALYTICS_LIMITS } from '../contract/analytics.js';
+import { Id } from '../contract/common.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { Float64List } from '../core/float64-list.js';
 import { METRICS, type MetricName } from '../core/types.js';
@@ -34,8 +35,6 @@ const STATS_LOCK_CLASS = 70_411;
 /** Seconds between the Unix epoch and PostgreSQL's (2000-01-01), the origin of binary `ts`. */
 const PG_EPOCH_S = 946_684_800;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /**
  * A dataset id checked to be a lower-case UUID (so that it may appear as a SQL literal).
  *
@@ -43,10 +42,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  * @throws ValidationError when it is not a UUID
  */
 export function checkedDatasetId(datasetId: string): string {
-  const id = datasetId.toLowerCase();
-  if (!UUID.test(id))
-    throw new ValidationError(`dataset id must be a UUID; got ${JSON.stringify(datasetId)}`);
-  return id;
+  const id = Id.safeParse(datasetId);
+  if (!id.success) throw new ValidationError(`dataset id must be a UUID; got ${JSON.stringify(datasetId)}`);
+  return id.data;
 }
 
 /**

@@ -10,17 +10,15 @@
 import type { Readable } from 'node:stream';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { z } from 'zod';
+import { Id } from '../contract/common.js';
 import { METRICS } from '../core/types.js';
 import { codeOf, isUniqueViolation, toDatabaseError } from './errors.js';
 import type { PoolClient, Queryable } from './pool.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function checkUuid(name: string, id: string): string {
-  if (typeof id !== 'string' || !UUID.test(id)) {
-    throw new TypeError(`${name} must be a UUID; got ${JSON.stringify(id)}`);
-  }
-  return id.toLowerCase();
+  const r = Id.safeParse(id);
+  if (!r.success) throw new TypeError(`${name} must be a UUID; got ${JSON.stringify(id)}`);
+  return r.data;
 }
 
 /**

@@ -40,6 +40,7 @@
  * native core computes it), MAD is the median of |x − median| (unscaled).
  */
 import { z } from 'zod';
+import { Id } from '../contract/common.js';
 import { Float64List } from '../core/float64-list.js';
 import { METRICS, type Matrix } from '../core/types.js';
 import { toDatabaseError } from './errors.js';
@@ -1026,8 +1027,6 @@ function float8(v: number): string {
   return `'${v === Infinity ? 'Infinity' : v === -Infinity ? '-Infinity' : String(v)}'::float8`;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 const count = z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform(Number);
 const sum = z
   .union([z.number(), z.string()])
@@ -1058,7 +1057,7 @@ export async function filteredSecondPass(
   plans: readonly FilteredPassPlan[],
 ): Promise<FilteredPassResult[]> {
   // Validate: identifiers come from fixed lists, numbers become exact literals.
-  if (!UUID.test(datasetId))
+  if (!Id.safeParse(datasetId).success)
     throw new TypeError(`datasetId must be a UUID; got ${JSON.stringify(datasetId)}`);
   if (plans.length !== METRICS.length) {
     throw new RangeError(`plans must hold ${METRICS.length} entries; got ${plans.length}`);

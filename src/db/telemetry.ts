@@ -17,7 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { z } from 'zod';
+import { Id } from '../contract/common.js';
 import { ValidationError } from '../core/errors.js';
 import { ANOMALY_TYPES, METRICS, type HostInfo, type Matrix, type TelemetryChunk } from '../core/types.js';
 import { toDatabaseError, withDatabaseErrors } from './errors.js';
@@ -41,18 +41,17 @@ export const TELEMETRY_COLUMNS = [
 ] as const;
 
 const D = METRICS.length;
-const UuidSchema = z.uuid();
 
 /** Validates a dataset id (it ends up in identifiers and literals, never from raw input). */
 function checkDatasetId(datasetId: unknown): string {
-  const r = UuidSchema.safeParse(datasetId);
+  const r = Id.safeParse(datasetId);
   if (!r.success) {
     throw new ValidationError(
       `datasetId must be a UUID; got ${typeof datasetId === 'string' ? JSON.stringify(datasetId) : typeof datasetId}`,
       [{ path: 'datasetId', message: 'must be a UUID' }],
     );
   }
-  return r.data.toLowerCase();
+  return r.data;
 }
 
 /**

@@ -55,10 +55,12 @@ export interface GeneratorServer {
 
 const STATUS_BY_CODE: Record<ErrorCode, grpc.status> = {
   invalid_input: grpc.status.INVALID_ARGUMENT,
+  forbidden: grpc.status.PERMISSION_DENIED,
   not_found: grpc.status.NOT_FOUND,
   conflict: grpc.status.ABORTED,
   payload_too_large: grpc.status.RESOURCE_EXHAUSTED,
   unsupported_media_type: grpc.status.INVALID_ARGUMENT,
+  misdirected_request: grpc.status.FAILED_PRECONDITION,
   database_unavailable: grpc.status.UNAVAILABLE,
   service_unavailable: grpc.status.UNAVAILABLE,
   internal: grpc.status.INTERNAL,

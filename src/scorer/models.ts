@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { Id } from '../contract/common.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { PcaModel } from '../core/pca.js';
 import { findCompletedModelId, getModel } from '../db/models.js';
@@ -11,8 +12,6 @@ import type { Queryable } from '../db/pool.js';
 
 /** The default model file of `tads scorer`. */
 export const DEFAULT_MODEL_FILE = 'artifacts/pca/default/model.json';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A model ready to score, with the id it is stored under. */
 export interface LoadedModel {
@@ -103,8 +102,8 @@ export async function resolveScorerModel(
   db: Queryable,
   idOrFile: string = DEFAULT_MODEL_FILE,
 ): Promise<LoadedModel> {
-  if (UUID.test(idOrFile))
-    return { id: idOrFile.toLowerCase(), model: await loadCompletedModel(db, idOrFile) };
+  const given = Id.safeParse(idOrFile);
+  if (given.success) return { id: given.data, model: await loadCompletedModel(db, given.data) };
   const model = await loadModelFile(idOrFile);
   const id = await findStoredModelId(db, idOrFile, model);
   if (id === null) {

@@ -4,7 +4,7 @@
  */
 import { connect } from 'node:net';
 import { uws, type us_listen_socket } from '../../src/api/http.js';
-import { Router } from '../../src/api/router.js';
+import { Router, type RouterOptions } from '../../src/api/router.js';
 
 /** A listening router app. */
 export interface RouterApp {
@@ -15,10 +15,16 @@ export interface RouterApp {
   close(): void;
 }
 
-/** Starts a router (body limit 1 KiB) with the routes `declare` adds, on a free port. */
-export async function startRouterApp(declare: (router: Router) => void): Promise<RouterApp> {
+/**
+ * Starts a router (body limit 1 KiB, and `options`) with the routes `declare` adds, on a free
+ * port.
+ */
+export async function startRouterApp(
+  declare: (router: Router) => void,
+  options: Partial<RouterOptions> = {},
+): Promise<RouterApp> {
   const app = uws.App();
-  const router = new Router(app, { bodyLimit: 1024, log: { error: () => undefined } });
+  const router = new Router(app, { bodyLimit: 1024, log: { error: () => undefined }, ...options });
   declare(router);
   router.finish();
   const socket = await new Promise<us_listen_socket>((resolve, reject) =>

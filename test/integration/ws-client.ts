@@ -1,7 +1,7 @@
 /**
  * A small WebSocket client over node:net for the tests (Node 20 has no global WebSocket): the
- * RFC 6455 handshake, masked text frames out, unmasked text/close/ping frames in. It can also
- * stop reading, to make the server see a slow client.
+ * RFC 6455 handshake, masked text and binary frames out, unmasked text/close/ping frames in. It
+ * can also stop reading, to make the server see a slow client.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
@@ -14,6 +14,8 @@ export interface TestSocket {
   next(pred: (m: unknown) => boolean, timeoutMs?: number): Promise<unknown>;
   /** Sends a text frame. */
   send(text: string): void;
+  /** Sends a binary frame. */
+  sendBinary(data: Uint8Array): void;
   /** Stops reading from the socket (the server's send buffer fills up). */
   pause(): void;
   resume(): void;
@@ -57,7 +59,7 @@ function frame(opcode: number, payload: Buffer): Buffer {
 /**
  * Opens a WebSocket to `url` (`http://host:port/ws`).
  *
- * @param headers - extra request headers (e.g. `origin`)
+ * @param headers - extra request headers (e.g. `origin`); a `host` replaces the URL's
  * @throws UpgradeRefused when the server answers the upgrade with an HTTP error
  */
 export function openWebSocket(url: string, headers: Record<string, string> = {}): Promise<TestSocket> {
@@ -158,6 +160,9 @@ export function openWebSocket(url: string, headers: Record<string, string> = {})
           send(text) {
             socket.write(frame(0x1, Buffer.from(text, 'utf8')));
           },
+          sendBinary(data) {
+            socket.write(frame(0x2, Buffer.from(data)));
+          },
           pause() {
             socket.pause();
           },
@@ -179,12 +184,14 @@ export function openWebSocket(url: string, headers: Record<string, string> = {})
     socket.on('connect', () => {
       const lines = [
         `GET ${u.pathname} HTTP/1.1`,
-        `Host: ${u.host}`,
+        `Host: ${headers.host ?? u.host}`,
         'Upgrade: websocket',
         'Connection: Upgrade',
         `Sec-WebSocket-Key: ${key}`,
         'Sec-WebSocket-Version: 13',
-        ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+        ...Object.entries(headers)
+          .filter(([k]) => k !== 'host')
+          .map(([k, v]) => `${k}: ${v}`),
       ];
       socket.write(lines.join('\r\n') + '\r\n\r\n');
     });

@@ -79,8 +79,8 @@ describe('/ws connections', () => {
   it('refuses the upgrade for a page of another origin', async () => {
     const err = await openWebSocket(wsUrl, { origin: 'http://evil.example' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpgradeRefused);
-    expect((err as UpgradeRefused).status).toBe(400);
-    expect(JSON.parse((err as UpgradeRefused).body)).toMatchObject({ error: { code: 'invalid_input' } });
+    expect((err as UpgradeRefused).status).toBe(403);
+    expect(JSON.parse((err as UpgradeRefused).body)).toMatchObject({ error: { code: 'forbidden' } });
   });
 
   it('accepts its own origin and says hello with every topic', async () => {

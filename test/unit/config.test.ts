@@ -41,6 +41,7 @@ describe('loadConfig', () => {
       bodyLimit: 1024 * 1024,
       corsOrigins: [],
       inferenceRunsKeep: 10_000,
+      allowedHosts: ['localhost', '127.0.0.1', '[::1]'],
     });
     expect(c.databaseUrl).toBeUndefined();
   });

@@ -19,6 +19,7 @@ import { open, readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TadsClient } from '../../client/index.js';
+import { Id } from '../../contract/common.js';
 import { InferenceRecordWireSchema, INFERENCE_MAX_RECORDS } from '../../contract/inference.js';
 import { CHUNK_ROWS_MAX, CHUNK_ROWS_MIN, type JobWire } from '../../contract/jobs.js';
 import { POLICY_NAMES, type PolicyName } from '../../contract/vocabulary.js';
@@ -29,8 +30,6 @@ import { recordScores, scoreRecords, type RecordScore } from '../../scorer/score
 import { UsageError, type CommandIo, type CommandSpec, type FlagValues } from '../args.js';
 import { createProgress } from '../progress.js';
 import { DEFAULT_API } from './generate.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Records per `POST /inference` call when `--batch-size` is not given. */
 export const DEFAULT_SCORE_BATCH = 1000;
@@ -248,10 +247,12 @@ function checkFlags(f: FlagValues): {
     throw new UsageError('give either --model <id> or --model-file <model.json>, not both');
   if (modelId === undefined && modelFile === undefined)
     throw new UsageError('--model <id> is required (or --model-file <model.json> with --file)');
-  if (modelId !== undefined && !UUID.test(modelId))
+  const model = modelId === undefined ? undefined : Id.safeParse(modelId).data;
+  if (modelId !== undefined && model === undefined)
     throw new UsageError(`--model must be a model id (UUID); got ${JSON.stringify(modelId)}`);
+  const dataset = datasetId === undefined ? undefined : Id.safeParse(datasetId).data;
   if (datasetId !== undefined) {
-    if (!UUID.test(datasetId))
+    if (dataset === undefined)
       throw new UsageError(`--dataset must be a dataset id (UUID); got ${JSON.stringify(datasetId)}`);
     if (modelFile !== undefined)
       throw new UsageError('--model-file scores a --file in this process; a --dataset needs --model <id>');
@@ -260,7 +261,7 @@ function checkFlags(f: FlagValues): {
     if (f.policy !== undefined || f['chunk-rows'] !== undefined)
       throw new UsageError('--policy and --chunk-rows go with --dataset');
   }
-  return { modelId, modelFile, file, datasetId };
+  return { modelId: model, modelFile, file, datasetId: dataset };
 }
 
 /** Scores a records file through the API or in process; writes results, returns the summary. */

@@ -9,6 +9,7 @@
  */
 import { stderrLogger } from '../../api/deps.js';
 import { loadConfig } from '../../config/env.js';
+import { Id } from '../../contract/common.js';
 import { GENERATOR_DEFAULTS, GENERATOR_LIMITS, type GenerateParamsInput } from '../../contract/generator.js';
 import { parseGenerateParams } from '../../core/generator.js';
 import { LIVE_RETRY_S } from '../../server/live.js';
@@ -16,8 +17,6 @@ import { startServer } from '../../server/serve.js';
 import { UsageError, type CommandSpec } from '../args.js';
 import { DATABASE_FLAGS } from '../database.js';
 import { formatStats } from './scorer.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Sampling interval of the live fleet when `--live-interval` is not given, seconds. */
 export const DEFAULT_LIVE_INTERVAL_S = 10;
@@ -107,9 +106,10 @@ export const serveCommand: CommandSpec = {
   async run(flags, io) {
     // Validate the live options before anything starts.
     const liveHosts = (flags.live as number | undefined) ?? 0;
-    const modelId = flags.model as string | undefined;
-    if (modelId !== undefined && !UUID.test(modelId))
-      throw new UsageError(`--model must be a model id (UUID); got ${JSON.stringify(modelId)}`);
+    const modelFlag = flags.model as string | undefined;
+    const modelId = modelFlag === undefined ? undefined : Id.safeParse(modelFlag).data;
+    if (modelFlag !== undefined && modelId === undefined)
+      throw new UsageError(`--model must be a model id (UUID); got ${JSON.stringify(modelFlag)}`);
     if (liveHosts === 0) {
       for (const f of ['model', 'live-interval', 'live-anomaly-rate', 'live-seed', 'live-report-every'])
         if (flags[f] !== undefined) throw new UsageError(`--${f} goes with --live <hosts>`);

@@ -7,6 +7,7 @@
  * The database is `--db-conn`, else `DATABASE_URL`, else the embedded server under `--data-dir`
  * (default `.tads`; started for the command if it is not running, as `tads migrate` does).
  */
+import { Id } from '../../contract/common.js';
 import { DEFAULT_MODEL_NAME } from '../../contract/models.js';
 import { newOwnerId } from '../../db/leases.js';
 import { timingsJson, type TrainingTimingsJson } from '../../db/models.js';
@@ -17,8 +18,6 @@ import { DATABASE_FLAGS, openCliDatabase } from '../database.js';
 
 /** Where `model.json` goes when `--output-dir` is not given (the original trainer's folder). */
 export const DEFAULT_OUTPUT_DIR = 'artifacts/pca/default';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The figures `tads train` prints (`--json` prints them as they are): the stored timings
@@ -74,12 +73,12 @@ function checkFlags(f: FlagValues): { datasetId: string } {
   const datasetId = f['dataset-id'];
   if (typeof datasetId !== 'string')
     throw new UsageError('--dataset-id is required (the dataset to train on)');
-  if (!UUID.test(datasetId))
-    throw new UsageError(`--dataset-id must be a UUID; got ${JSON.stringify(datasetId)}`);
+  const id = Id.safeParse(datasetId);
+  if (!id.success) throw new UsageError(`--dataset-id must be a UUID; got ${JSON.stringify(datasetId)}`);
   if (f.variance !== undefined && f.components !== undefined) {
     throw new UsageError('give either --variance or --components, not both');
   }
-  return { datasetId };
+  return { datasetId: id.data };
 }
 
 /** The `train` command. */
