@@ -59,7 +59,8 @@ export function columnMap(model: readonly string[], source: readonly string[]): 
  * @param map - from {@link columnMap}
  * @param matrix - shape (rows, map.source.length)
  * @param out - optional buffer of at least rows × map.model.length doubles, reused across calls
- * @returns a matrix of shape (rows, map.model.length)
+ * @returns a matrix of shape (rows, map.model.length); its data is `out` when given, trimmed to
+ *   rows × cols
  * @throws RangeError when the matrix does not have the source's column count, or `out` is short
  */
 export function toModelColumns(map: ColumnMap, matrix: Matrix, out?: Float64Array): Matrix {
@@ -73,7 +74,7 @@ export function toModelColumns(map: ColumnMap, matrix: Matrix, out?: Float64Arra
   if (out !== undefined && out.length < n) {
     throw new RangeError(`out must hold at least rows × cols = ${n} values; got ${out.length}`);
   }
-  const data = out === undefined ? new Float64Array(n) : out;
+  const data = out === undefined ? new Float64Array(n) : out.length === n ? out : out.subarray(0, n);
   const src = matrix.data;
   const pick = map.sourceColumn;
   for (let i = 0; i < rows; i++) {
