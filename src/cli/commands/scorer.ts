@@ -1,8 +1,8 @@
 /**
  * `tads scorer [SHARD COUNT]`: the live scorer of one shard. It loads a model (a stored model's
  * id, or a model.json file holding a stored model), asks the generator for the live stream of
- * its shard's hosts, scores it in batches, opens and closes alerts (`source` = `live`) and
- * reports records/s and lag. `tads scorer 0 2` beside `tads scorer 1 2` covers every host once.
+ * its shard's hosts, scores it in batches, opens and closes alerts (`source` = `live`) with the
+ * detector policy of `--policy` (any policy a dataset job takes) and reports records/s and lag. `tads scorer 0 2` beside `tads scorer 1 2` covers every host once.
  *
  * Both shards must ask for the same fleet (hosts, seed, interval, anomaly rate): the generator
  * builds the fleet from these and hands each shard its own hosts. Stopping (Ctrl-C, SIGTERM,
@@ -10,8 +10,9 @@
  * open alerts (see src/scorer/live-scorer.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AlertManager } from '../../core/alerts.js';
 import { GENERATOR_DEFAULTS, GENERATOR_LIMITS, type GenerateParamsInput } from '../../contract/generator.js';
+import { POLICY_NAMES, type PolicyName } from '../../contract/vocabulary.js';
+import { Detector } from '../../core/detector.js';
 import { parseGenerateParams } from '../../core/generator.js';
 import { migrate } from '../../db/migrate.js';
 import { GeneratorClient } from '../../generator/client.js';
@@ -24,6 +25,22 @@ import { DATABASE_FLAGS, openCliDatabase } from '../database.js';
 
 /** Most shards a fleet may be split into. */
 const MAX_SHARDS = 1024;
+
+/**
+ * The value of a live scorer's policy flag, checked.
+ *
+ * @param value - the flag's value (undefined: not given)
+ * @param flag - the flag's name, for the message
+ * @returns the policy name; `default` when not given
+ * @throws UsageError for a name that is not a policy
+ */
+export function livePolicy(value: unknown, flag: string): PolicyName {
+  if (value === undefined) return 'default';
+  if (!(POLICY_NAMES as readonly unknown[]).includes(value)) {
+    throw new UsageError(`--${flag} must be one of ${POLICY_NAMES.join(', ')}; got ${JSON.stringify(value)}`);
+  }
+  return value as PolicyName;
+}
 
 /** One status line of a running scorer, for people. */
 export function formatStats(s: LiveScorerStats): string {
@@ -99,6 +116,13 @@ export const scorerCommand: CommandSpec = {
       description: 'model id, or a model.json file of a stored model',
       placeholder: 'id|file',
       defaultText: DEFAULT_MODEL_FILE,
+    },
+    {
+      name: 'policy',
+      type: 'string',
+      description: `detector policy of the alerts (${POLICY_NAMES.join(', ')})`,
+      placeholder: 'name',
+      defaultText: 'default',
     },
     {
       name: 'generator',
@@ -191,6 +215,7 @@ export const scorerCommand: CommandSpec = {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
+    const policy = livePolicy(flags.policy, 'policy');
     const durationS = (flags.duration as number | undefined) ?? 0;
     const reportMs = ((flags['report-every'] as number | undefined) ?? 5) * 1000;
 
@@ -212,11 +237,12 @@ export const scorerCommand: CommandSpec = {
         (flags.model as string | undefined) ?? DEFAULT_MODEL_FILE,
       );
       const alerts = { intervalS: params.intervalS };
-      const cooldownMs = new AlertManager(alerts).options.cooldownMs;
+      const cooldownMs = new Detector({ policy, alerts }).options.cooldownMs;
       const scorer = new LiveScorer({
         model,
         shard: { index, count },
         batchSize: (flags['batch-size'] as number | undefined) ?? 10_000,
+        policy,
         alerts,
         sink: new DbLiveAlertSink(pool, { modelId, metrics: model.metrics, cooldownMs }),
       });
@@ -225,6 +251,7 @@ export const scorerCommand: CommandSpec = {
       if (!io.json) {
         io.err.write(
           `scoring shard ${index} of ${count} with model ${modelId} from ${address}` +
+            (policy !== 'default' ? ` (policy ${policy})` : '') +
             (started.alertsResumed > 0 ? ` (resumed ${started.alertsResumed} open alerts)` : '') +
             '\n',
         );

@@ -4,7 +4,8 @@
  *
  * With `--live N` it also runs a live fleet of N hosts: the generator (in this process) streams
  * their telemetry in real time and one live scorer (shard 0 of 1) scores it and raises live
- * alerts, so the dashboard's Alerts tab fills as it goes. It scores with `--model`, else the
+ * alerts (with the detector policy of `--live-policy`, default `default`), so the dashboard's
+ * Alerts tab fills as it goes. It scores with `--model`, else the
  * newest completed model; while there is none it looks again every few seconds and starts once
  * one appears. It keeps the model it started with until the server stops.
  *
@@ -20,7 +21,8 @@ import { stderrLogger, type Logger } from '../../api/deps.js';
 import { startSystem, type System } from '../../api/system.js';
 import { loadConfig } from '../../config/env.js';
 import { GENERATOR_DEFAULTS, GENERATOR_LIMITS, type GenerateParamsInput } from '../../contract/generator.js';
-import { AlertManager } from '../../core/alerts.js';
+import { POLICY_NAMES } from '../../contract/vocabulary.js';
+import { Detector, type PolicyName } from '../../core/detector.js';
 import { isTadsError } from '../../core/errors.js';
 import { parseGenerateParams } from '../../core/generator.js';
 import type { PcaModel } from '../../core/pca.js';
@@ -32,7 +34,7 @@ import { coalesceBatches } from '../../scorer/live-source.js';
 import { loadCompletedModel } from '../../scorer/models.js';
 import { UsageError, type CommandSpec } from '../args.js';
 import { DATABASE_FLAGS } from '../database.js';
-import { formatStats } from './scorer.js';
+import { formatStats, livePolicy } from './scorer.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -48,6 +50,8 @@ export interface LiveOptions {
   params: GenerateParamsInput;
   /** Score with this model (else the newest completed one). */
   modelId?: string;
+  /** The detector policy of the live alerts; default `default`. */
+  policy?: PolicyName;
   log: Logger;
   /** Seconds between status lines (0: none). */
   reportEveryS?: number;
@@ -124,15 +128,17 @@ export function startLive(options: LiveOptions): LiveHandle {
     // Score the fleet's stream until stopped; a failed stream restarts and resumes its alerts.
     while (!stop.signal.aborted) {
       const alerts = { intervalS: params.intervalS };
+      const policy = options.policy ?? 'default';
       const scorer = new LiveScorer({
         model,
         shard: { index: 0, count: 1 },
         batchSize: 10_000,
+        policy,
         alerts,
         sink: new DbLiveAlertSink(system.pool, {
           modelId,
           metrics: model.metrics,
-          cooldownMs: new AlertManager(alerts).options.cooldownMs,
+          cooldownMs: new Detector({ policy, alerts }).options.cooldownMs,
         }),
       });
       const report =
@@ -144,6 +150,7 @@ export function startLive(options: LiveOptions): LiveHandle {
         await scorer.start();
         log.info('live scoring started', {
           model_id: modelId,
+          policy,
           hosts: params.hostCount,
           interval_s: params.intervalS,
           anomaly_rate: params.anomalyRate,
@@ -265,6 +272,13 @@ export const serveCommand: CommandSpec = {
       defaultText: String(GENERATOR_DEFAULTS.seed),
     },
     {
+      name: 'live-policy',
+      type: 'string',
+      description: `detector policy of the live alerts (${POLICY_NAMES.join(', ')})`,
+      placeholder: 'name',
+      defaultText: 'default',
+    },
+    {
       name: 'live-report-every',
       type: 'number',
       description: 'seconds between live status lines (0: none)',
@@ -280,9 +294,17 @@ export const serveCommand: CommandSpec = {
     if (modelId !== undefined && !UUID.test(modelId))
       throw new UsageError(`--model must be a model id (UUID); got ${JSON.stringify(modelId)}`);
     if (liveHosts === 0) {
-      for (const f of ['model', 'live-interval', 'live-anomaly-rate', 'live-seed', 'live-report-every'])
+      for (const f of [
+        'model',
+        'live-interval',
+        'live-anomaly-rate',
+        'live-seed',
+        'live-policy',
+        'live-report-every',
+      ])
         if (flags[f] !== undefined) throw new UsageError(`--${f} goes with --live <hosts>`);
     }
+    const livePolicyName = livePolicy(flags['live-policy'], 'live-policy');
     const liveParams: GenerateParamsInput = {
       hostCount: Math.max(1, liveHosts),
       seed: (flags['live-seed'] as number | undefined) ?? GENERATOR_DEFAULTS.seed,
@@ -312,6 +334,7 @@ export const serveCommand: CommandSpec = {
             system,
             params: liveParams,
             ...(modelId !== undefined ? { modelId } : {}),
+            policy: livePolicyName,
             log: stderrLogger,
             reportEveryS: (flags['live-report-every'] as number | undefined) ?? 60,
           })
