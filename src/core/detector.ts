@@ -373,6 +373,7 @@ export interface DetectorOptions {
  * detector.process({ hostIds, ts, fused, topMetric, metrics, d }, length);
  */
 export class Detector {
+  /** The policy it flags and alerts by. */
   readonly policy: Readonly<DetectorPolicy>;
   /** The alert manager's resolved options (gap threshold, cooldown, …). */
   readonly options: Readonly<ResolvedAlertOptions>;
