@@ -62,10 +62,18 @@ export {
   policyByName,
   alertOptionsFor,
   PolicyFilter,
+  Detector,
 } from './core/detector.js';
-export type { PolicyName, DetectorPolicy, PolicyInput, PolicyOutput } from './core/detector.js';
-export { columnMap, toModelColumns } from './core/column-map.js';
-export type { ColumnMap } from './core/column-map.js';
+export type {
+  PolicyName,
+  DetectorPolicy,
+  PolicyInput,
+  PolicyOutput,
+  DetectorOptions,
+  DetectorResumeState,
+} from './core/detector.js';
+export { columnMap, toModelColumns, recordsToMatrix } from './core/column-map.js';
+export type { ColumnMap, MetricValues } from './core/column-map.js';
 export { AlertManager } from './core/alerts.js';
 export type {
   AlertRecord,

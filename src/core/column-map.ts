@@ -1,8 +1,10 @@
 /**
- * The column map: how a source's columns (a matrix read from storage, named by its column list)
- * line up with a model's metrics, matched by name and checked once per model and source. A
- * scorer builds it once, then reorders each batch through it; where the orders already agree
- * (the common case) it is the identity and a batch passes through untouched.
+ * The column map: how a source's columns (a matrix read from storage or a live batch, named by
+ * its column list) line up with a model's metrics, matched by name and checked once per model
+ * and source. A scorer builds it once, then reorders each batch through it; where the orders
+ * already agree (the common case) it is the identity and a batch passes through untouched.
+ * Records keyed by metric name (`POST /inference`) go into the model's order by name
+ * ({@link recordsToMatrix}).
  */
 import { ConflictError } from './errors.js';
 import type { Matrix } from './types.js';
@@ -59,7 +61,8 @@ export function columnMap(model: readonly string[], source: readonly string[]): 
  * @param map - from {@link columnMap}
  * @param matrix - shape (rows, map.source.length)
  * @param out - optional buffer of at least rows × map.model.length doubles, reused across calls
- * @returns a matrix of shape (rows, map.model.length)
+ * @returns a matrix of shape (rows, map.model.length); its data is `out` when given, trimmed to
+ *   rows × cols
  * @throws RangeError when the matrix does not have the source's column count, or `out` is short
  */
 export function toModelColumns(map: ColumnMap, matrix: Matrix, out?: Float64Array): Matrix {
@@ -73,7 +76,7 @@ export function toModelColumns(map: ColumnMap, matrix: Matrix, out?: Float64Arra
   if (out !== undefined && out.length < n) {
     throw new RangeError(`out must hold at least rows × cols = ${n} values; got ${out.length}`);
   }
-  const data = out === undefined ? new Float64Array(n) : out;
+  const data = out === undefined ? new Float64Array(n) : out.length === n ? out : out.subarray(0, n);
   const src = matrix.data;
   const pick = map.sourceColumn;
   for (let i = 0; i < rows; i++) {
@@ -82,4 +85,44 @@ export function toModelColumns(map: ColumnMap, matrix: Matrix, out?: Float64Arra
     for (let j = 0; j < cols; j++) data[b + j] = src[a + pick[j]!]!;
   }
   return { rows, cols, data };
+}
+
+/** A record's metric values by name; a value missing, null or not finite makes it invalid. */
+export type MetricValues = Readonly<Partial<Record<string, number | null | undefined>>>;
+
+/**
+ * Writes records into a row-major matrix in the given metric order. A value that is missing,
+ * null, not a number or not finite is stored as NaN.
+ *
+ * @param records - the records, shape (rows); each an object of metric values by name
+ * @param metrics - metric names in model order (d of them)
+ * @param data - optional buffer to write into, at least rows × d long (reused by hot loops)
+ * @returns the matrix (rows × d); its data is `data` when given, trimmed to rows × d
+ * @throws RangeError when `data` is too short
+ * @example
+ * recordsToMatrix([{ cpu_usage: 12.5, memory_usage: null }], ['cpu_usage', 'memory_usage']);
+ * // { rows: 1, cols: 2, data: Float64Array [12.5, NaN] }
+ */
+export function recordsToMatrix(
+  records: readonly MetricValues[],
+  metrics: readonly string[],
+  data?: Float64Array,
+): Matrix {
+  const rows = records.length;
+  const cols = metrics.length;
+  const n = rows * cols;
+  if (data !== undefined && data.length < n) {
+    throw new RangeError(`data must hold at least rows × cols = ${n} values; got ${data.length}`);
+  }
+  const out = data === undefined ? new Float64Array(n) : data.length === n ? data : data.subarray(0, n);
+  for (let i = 0; i < rows; i++) {
+    const rec = records[i]!;
+    const base = i * cols;
+    for (let j = 0; j < cols; j++) {
+      const v = rec[metrics[j]!];
+      // NaN covers null, absent and non-numbers; non-finite numbers pass and are invalid natively.
+      out[base + j] = typeof v === 'number' ? v : NaN;
+    }
+  }
+  return { rows, cols, data: out };
 }

@@ -20,10 +20,19 @@
  *   The policy score then goes through the same AlertManager, with its own thresholds.
  *
  * Everything here is pure and streaming: state per host, records in (ts, host_id) order, so a
- * replay gives the same output as a live pass.
+ * replay gives the same output as a live pass. {@link Detector} puts a policy's filter and its
+ * alert manager together: the dataset job's replay and the live scorer both alert through it.
  */
 import { POLICY_NAMES, type PolicyName } from '../contract/vocabulary.js';
-import type { AlertManagerOptions } from './alerts.js';
+import {
+  AlertManager,
+  type AlertEvent,
+  type AlertManagerOptions,
+  type AlertManagerState,
+  type AlertRecord,
+  type ResolvedAlertOptions,
+} from './alerts.js';
+import { describe } from './check.js';
 
 export { POLICY_NAMES, type PolicyName };
 
@@ -320,4 +329,255 @@ function kthLargest(values: Float64Array, count: number, k: number, scratch: Flo
     }
   }
   return scratch[k - 1]!;
+}
+
+/**
+ * What a detector resumes from ({@link Detector.resume}): what survives a restart of a live
+ * scorer, as its sink stored it.
+ */
+export interface DetectorResumeState {
+  /** Open alerts, with the model's top metric index (−1 when unknown). */
+  openAlerts: {
+    hostId: string;
+    openedAt: number;
+    peakScore: number;
+    topMetric: number;
+    records: number;
+    suppressed: boolean;
+  }[];
+  /** Per host, when its last alert closed (ms); hosts whose cooldown may still run. */
+  lastClosed: { hostId: string; closedAt: number }[];
+}
+
+/** Options of {@link Detector}. */
+export interface DetectorOptions {
+  /** The policy, or its name; default {@link DEFAULT_POLICY}. */
+  policy?: DetectorPolicy | PolicyName;
+  /**
+   * AlertManager options over the policy's ({@link alertOptionsFor}): the sampling interval
+   * (`intervalS`), the storm cap, … (`onEvent` is the detector's own option).
+   */
+  alerts?: Omit<AlertManagerOptions, 'onEvent'>;
+  /** Receives every alert event, in order, as it happens; else events queue for drainEvents(). */
+  onEvent?: (event: AlertEvent) => void;
+}
+
+/**
+ * The detector: a policy's per-host filter and an AlertManager with the policy's options, fed
+ * scored records in (ts, host_id) order — their fused scores and top metrics, and, when the
+ * policy has a flatline rule, their metric values in the model's column order. Top metric indices
+ * (of records and of alerts) index the model's metrics.
+ *
+ * @example
+ * const detector = new Detector({ policy: 'smoothed', alerts: { intervalS: 60 }, onEvent });
+ * detector.process({ hostIds, ts, fused, topMetric, metrics, d }, length);
+ */
+export class Detector {
+  /** The policy it flags and alerts by. */
+  readonly policy: Readonly<DetectorPolicy>;
+  /** The alert manager's resolved options (gap threshold, cooldown, …). */
+  readonly options: Readonly<ResolvedAlertOptions>;
+  readonly #filter: PolicyFilter;
+  readonly #managerOptions: AlertManagerOptions;
+  #manager: AlertManager;
+  #taken = false;
+  // Policy scores and top metrics of one batch, grown as needed (unused by an identity filter).
+  #score = new Float64Array(0);
+  #top = new Int32Array(0);
+
+  /**
+   * @param options - see {@link DetectorOptions}
+   * @throws TypeError/RangeError for an unknown policy, a malformed one, or bad alert options
+   *   (naming them)
+   */
+  constructor(options: DetectorOptions = {}) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError(`options must be an object; got ${describe(options)}`);
+    }
+    const { policy: given = DEFAULT_POLICY, alerts = {}, onEvent } = options;
+    if (typeof alerts !== 'object' || alerts === null) {
+      throw new TypeError(`options.alerts must be an object; got ${describe(alerts)}`);
+    }
+    if ('onEvent' in alerts)
+      throw new TypeError('options.alerts.onEvent is not an option; use options.onEvent');
+    const policy = typeof given === 'string' ? policyByName(given) : given;
+    this.#managerOptions = { ...alertOptionsFor(policy), ...alerts, ...(onEvent ? { onEvent } : {}) };
+    this.#manager = new AlertManager(this.#managerOptions);
+    this.options = this.#manager.options;
+    this.#filter = new PolicyFilter(policy, { gapMs: this.options.gapMs });
+    this.policy = policy;
+  }
+
+  /** True when {@link process} needs the records' metric values (a flatline rule). */
+  get needsMetrics(): boolean {
+    return this.#filter.needsMetrics;
+  }
+
+  /**
+   * Resumes open alerts and cooldowns (a live scorer's restart): each open alert is resumed, not
+   * closed or duplicated, and closes by the usual rule; a host whose last alert closed less than
+   * the cooldown ago stays in cooldown. Nothing else carries over: raise streaks and the policy's
+   * windows start empty, as after a gap in the telemetry. Resumed alerts take ids 1..n in the
+   * order given; alerts opened afterwards continue from n + 1.
+   *
+   * @param state - the open alerts and last closes to resume (see {@link DetectorResumeState})
+   * @throws Error after a record was taken; TypeError/RangeError for a malformed state (naming the
+   *   field)
+   */
+  resume(state: DetectorResumeState): void {
+    if (this.#taken) throw new Error('resume() must come before the first record');
+    if (typeof state !== 'object' || state === null) {
+      throw new TypeError(`state must be an object; got ${describe(state)}`);
+    }
+    const { openAlerts, lastClosed } = state;
+    if (!Array.isArray(openAlerts))
+      throw new TypeError(`state.openAlerts must be an array; got ${describe(openAlerts)}`);
+    if (!Array.isArray(lastClosed))
+      throw new TypeError(`state.lastClosed must be an array; got ${describe(lastClosed)}`);
+    const hosts = new Map<string, AlertManagerState['hosts'][number]>();
+    const hostState = (hostId: string) => {
+      let h = hosts.get(hostId);
+      if (h === undefined) {
+        h = {
+          hostId,
+          lastTs: null,
+          raiseStreak: 0,
+          streakPeak: 0,
+          streakTop: -1,
+          clearStreak: 0,
+          cooldownUntil: null,
+          alert: null,
+        };
+        hosts.set(hostId, h);
+      }
+      return h;
+    };
+    openAlerts.forEach((a, i) => {
+      const alert: AlertRecord = {
+        id: i + 1,
+        hostId: a.hostId,
+        openedAt: a.openedAt,
+        closedAt: null,
+        peakScore: a.peakScore,
+        topMetric: a.topMetric,
+        records: Math.max(1, a.records),
+        suppressed: a.suppressed,
+      };
+      hostState(a.hostId).alert = alert;
+    });
+    const cooldownMs = this.options.cooldownMs;
+    for (const c of lastClosed) {
+      const h = hostState(c.hostId);
+      const until = c.closedAt + cooldownMs;
+      if (h.alert === null && (h.cooldownUntil === null || until > h.cooldownUntil)) h.cooldownUntil = until;
+    }
+    this.#manager = AlertManager.restore(
+      {
+        version: 1,
+        nextId: openAlerts.length + 1,
+        last: null,
+        capMinute: null,
+        capCount: 0,
+        suppressed: [],
+        suppressedPending: [],
+        hosts: [...hosts.values()],
+      },
+      this.#managerOptions,
+    );
+  }
+
+  /**
+   * Whether a record at (ts, hostId) would be taken now (strictly after the last one taken), so
+   * that a live caller can set late records aside.
+   */
+  accepts(ts: number, hostId: string): boolean {
+    return this.#manager.accepts(ts, hostId);
+  }
+
+  /**
+   * Takes `length` scored records in (ts, host_id) order: the policy scores them, the alert
+   * manager alerts on the policy scores. The whole batch is checked before any record is taken,
+   * so a bad batch changes nothing.
+   *
+   * @param input - the records' columns, `length` rows each; `metrics` (length × d, the model's
+   *   column order) is required when {@link needsMetrics}
+   * @param length - records to take
+   * @throws TypeError/RangeError for malformed columns, missing metrics or records out of order
+   *   (naming the row)
+   */
+  process(input: PolicyInput, length: number): void {
+    if (this.#filter.identity) {
+      this.#manager.processBatch(input, length);
+    } else {
+      this.#checkOrder(input, length);
+      if (this.#score.length < length) {
+        this.#score = new Float64Array(length);
+        this.#top = new Int32Array(length);
+      }
+      const out = { score: this.#score, topMetric: this.#top };
+      this.#filter.apply(input, length, out);
+      this.#manager.processBatch(
+        { ts: input.ts, hostIds: input.hostIds, fused: out.score, topMetric: out.topMetric },
+        length,
+      );
+    }
+    if (length > 0) this.#taken = true;
+  }
+
+  /** Returns the queued events, oldest first, and empties the queue (empty when onEvent is set). */
+  drainEvents(): AlertEvent[] {
+    return this.#manager.drainEvents();
+  }
+
+  /** Suppressed alerts per calendar minute (minute start in ms → count), totals since the start. */
+  suppressedCounts(): Map<number, number> {
+    return this.#manager.suppressedCounts();
+  }
+
+  /** Suppressed alerts per minute added since the previous call (minute start in ms → count). */
+  drainSuppressedCounts(): Map<number, number> {
+    return this.#manager.drainSuppressedCounts();
+  }
+
+  /** Copies of the currently open alerts (suppressed ones included), by id. */
+  openAlerts(): AlertRecord[] {
+    return this.#manager.openAlerts();
+  }
+
+  /**
+   * The order and record checks the alert manager makes, made before the filter's state moves: a
+   * batch the manager would refuse must not leave the filter part-way through it.
+   */
+  #checkOrder(input: PolicyInput, length: number): void {
+    if (!Number.isInteger(length) || length < 0) {
+      throw new RangeError(`length must be an integer ≥ 0; got ${describe(length)}`);
+    }
+    const { ts, hostIds, topMetric } = input;
+    if (!(ts instanceof Float64Array)) throw new TypeError(`ts must be a Float64Array; got ${describe(ts)}`);
+    if (!Array.isArray(hostIds))
+      throw new TypeError(`hostIds must be a string array; got ${describe(hostIds)}`);
+    if (!(topMetric instanceof Int32Array)) {
+      throw new TypeError(`topMetric must be an Int32Array; got ${describe(topMetric)}`);
+    }
+    if (ts.length < length || hostIds.length < length || topMetric.length < length) {
+      throw new RangeError(`ts, hostIds and topMetric must have at least ${length} entries`);
+    }
+    for (let i = 0; i < length; i++) {
+      const t = ts[i]!;
+      const h: unknown = hostIds[i];
+      if (!Number.isFinite(t)) throw new RangeError(`ts[${i}] must be a finite number of ms; got ${t}`);
+      if (typeof h !== 'string' || h.length === 0) {
+        throw new TypeError(`hostIds[${i}] must be a non-empty string; got ${describe(h)}`);
+      }
+      if (topMetric[i]! < -1) throw new RangeError(`topMetric[${i}] must be ≥ -1; got ${topMetric[i]}`);
+      const after =
+        i === 0 ? this.#manager.accepts(t, h) : t > ts[i - 1]! || (t === ts[i - 1]! && h > hostIds[i - 1]!);
+      if (!after) {
+        throw new RangeError(
+          `records must come in strictly increasing (ts, host_id) order at row ${i}; got ts=${t} ` +
+            `host_id=${JSON.stringify(h)}`,
+        );
+      }
+    }
+  }
 }

@@ -9,8 +9,8 @@
  *    run, starting at the checkpoint, stores exactly one score per row. The COPY out of chunk
  *    i + 1 is already under way while chunk i is written.
  * 2. `alerts` — replay the stored scores in row_id order, which is (ts, host_id) order (row ids
- *    are assigned time-major with hosts sorted, see src/core/generator.ts), through the
- *    AlertManager with the job's detector policy, and store the resulting alerts in one
+ *    are assigned time-major with hosts sorted, see src/core/generator.ts), through the detector
+ *    with the job's policy (src/core/detector.ts), and store the resulting alerts in one
  *    transaction that first deletes whatever alerts the job had and also marks the job
  *    completed. The replay always starts from the first row, so it is idempotent: a run
  *    interrupted during it simply replays again.
@@ -18,10 +18,10 @@
  * Every write is fenced by the lease (src/db/jobs.ts): a run that lost its lease (cancelled, or
  * taken over after it stalled) fails its next write and stops without touching anything else.
  */
-import { AlertManager, type AlertRecord } from '../core/alerts.js';
-import { alertOptionsFor, PolicyFilter, policyByName, type PolicyName } from '../core/detector.js';
+import type { AlertRecord } from '../core/alerts.js';
+import { columnMap, toModelColumns, type ColumnMap } from '../core/column-map.js';
+import { Detector, type PolicyName } from '../core/detector.js';
 import { ConflictError, DatabaseUnavailableError, NotFoundError } from '../core/errors.js';
-import { columnMap, toModelColumns } from '../core/column-map.js';
 import { allocateScoreOutput, PcaModel, scoreBatch } from '../core/pca.js';
 import { METRICS } from '../core/types.js';
 import { deleteAlertsForSource, saveAlertEvents, saveSuppressedCounts } from '../db/alerts.js';
@@ -234,7 +234,7 @@ export async function runScoreDatasetJob(
     }
 
     checkStop();
-    const alerts = await alertPhase(pool, job, owner, intervalS, checkStop);
+    const alerts = await alertPhase(pool, job, owner, model, intervalS, checkStop);
     report('done', job.rowsTotal);
     return { outcome: 'completed', job: alerts.job, alerts: alerts.count };
   } catch (err) {
@@ -319,48 +319,49 @@ async function scorePhase(
   }
 }
 
-/** Phase 2: replay the scores through the AlertManager; store alerts and complete the job. */
+/** Phase 2: replay the scores through the detector; store alerts and complete the job. */
 async function alertPhase(
   pool: Pool,
   job: JobRecord,
   owner: string,
+  model: PcaModel,
   intervalS: number,
   checkStop: () => void,
 ): Promise<{ job: JobRecord; count: number }> {
   const started = performance.now();
-  const policy = policyByName(job.params.policy);
   const alerts = new Map<number, AlertRecord>();
-  const manager = new AlertManager({
-    ...alertOptionsFor(policy, intervalS),
+  const detector = new Detector({
+    policy: job.params.policy,
+    alerts: { intervalS },
     onEvent: (e) => alerts.set(e.alert.id, e.alert),
   });
-  const filter = new PolicyFilter(policy, { gapMs: manager.options.gapMs });
+  // The stored metrics, read for a flatline rule, in the model's column order.
+  const columns: ColumnMap = columnMap(model.metrics, METRICS);
+  const d = model.nFeatures;
+  let ordered: Float64Array | undefined;
   const reader = await pool.connect();
   let broken = false;
   try {
-    let score = new Float64Array(0);
-    let top = new Int32Array(0);
     for await (const b of readReplayBatches(reader, job.id, job.datasetId, {
-      withMetrics: filter.needsMetrics,
+      withMetrics: detector.needsMetrics,
     })) {
       checkStop();
-      if (score.length < b.length) {
-        score = new Float64Array(b.length);
-        top = new Int32Array(b.length);
+      let metrics: Float64Array | undefined;
+      if (b.metrics !== undefined) {
+        if (!columns.identity && (ordered === undefined || ordered.length < b.length * d)) {
+          ordered = new Float64Array(b.length * d);
+        }
+        const source = {
+          rows: b.length,
+          cols: METRICS.length,
+          data: b.metrics.subarray(0, b.length * METRICS.length),
+        };
+        metrics = toModelColumns(columns, source, ordered).data;
       }
-      filter.apply(
-        {
-          hostIds: b.hostIds,
-          ts: b.ts,
-          fused: b.fused,
-          topMetric: b.topMetric,
-          metrics: b.metrics,
-          d: METRICS.length,
-        },
+      detector.process(
+        { hostIds: b.hostIds, ts: b.ts, fused: b.fused, topMetric: b.topMetric, metrics, d },
         b.length,
-        { score, topMetric: top },
       );
-      manager.processBatch({ ts: b.ts, hostIds: b.hostIds, fused: score, topMetric: top }, b.length);
     }
   } catch (err) {
     broken = true;
@@ -382,9 +383,9 @@ async function alertPhase(
       modelId: job.modelId,
       datasetId: job.datasetId,
       alerts: records,
-      metrics: METRICS,
+      metrics: model.metrics,
     });
-    await saveSuppressedCounts(client, { source, jobId: job.id, counts: manager.suppressedCounts() });
+    await saveSuppressedCounts(client, { source, jobId: job.id, counts: detector.suppressedCounts() });
     return completeJob(client, job.id, owner, performance.now() - started);
   });
   return { job: completed, count: records.length };

@@ -1,26 +1,27 @@
 /**
  * The live scorer of one shard, transport-free: it takes batches of live telemetry (from the
  * generator's `StreamTelemetry` in `tads scorer`, from anything in tests and benches), keeps the
- * records of the hosts its shard owns (DESIGN.md "Sharding"), scores them natively in batches,
- * feeds the scores to one AlertManager (`source` = `live`) and hands every alert event to a sink
- * (the database in `tads scorer`). It reports records/s and lag (now − the newest record's ts).
+ * records of the hosts its shard owns (DESIGN.md "Sharding"), maps them onto the model's metrics
+ * (src/core/column-map.ts), scores them natively in batches, feeds the scores to one detector
+ * with the chosen policy (src/core/detector.ts; `source` = `live`) and hands every alert event to
+ * a sink (the database in `tads scorer`). It reports records/s and lag (now − the newest
+ * record's ts). Under any policy its alerts are those of a dataset job's replay of the same
+ * records.
  *
  * Restart semantics (the choice: resume). Events are handed to the sink after every batch and the
  * next batch waits for the sink, so what the sink holds is never more than one batch behind. On
  * {@link LiveScorer.start} the sink's state of the shard — its open alerts and its hosts'
- * cooldowns — seeds the AlertManager: an open alert is resumed, not closed or duplicated, and
- * closes by the usual rule (`clear_after` records below 0.8); a host that closed an alert shortly
- * before the stop stays in cooldown. Raise streaks of hosts without an open alert are not kept: a
- * host part-way to an alert needs `raise_after` anomalous records again. The gap rule applies
+ * cooldowns — resumes the detector ({@link Detector.resume}): an open alert is resumed, not closed
+ * or duplicated, and closes by the usual rule (the policy's `clear_after` records below its clear
+ * threshold); a host that closed an alert shortly before the stop stays in cooldown. Raise streaks
+ * of hosts without an open alert and the policy's windows are not kept: a host part-way to an
+ * alert needs `raise_after` flagged records again. The gap rule applies
  * across the stop: after a stop longer than the gap threshold a resumed alert's clear streak
  * starts from zero, exactly as after a gap in the telemetry.
  */
-import {
-  AlertManager,
-  type AlertEvent,
-  type AlertManagerOptions,
-  type AlertManagerState,
-} from '../core/alerts.js';
+import type { AlertEvent, AlertManagerOptions, AlertRecord } from '../core/alerts.js';
+import { columnMap, toModelColumns, type ColumnMap } from '../core/column-map.js';
+import { Detector, type DetectorResumeState, type PolicyName } from '../core/detector.js';
 import { allocateScoreOutput, PcaModel, scoreBatch, type ScoreOutput } from '../core/pca.js';
 import { fnv1a32 } from '../core/sharding.js';
 import { METRICS } from '../core/types.js';
@@ -47,19 +48,7 @@ export interface Shard {
 }
 
 /** What survives a restart (see the module comment), as the sink stored it. */
-export interface LiveShardState {
-  /** The shard's open alerts, with the model's top metric index (−1 when unknown). */
-  openAlerts: {
-    hostId: string;
-    openedAt: number;
-    peakScore: number;
-    topMetric: number;
-    records: number;
-    suppressed: boolean;
-  }[];
-  /** Per host, when its last alert closed (ms); hosts whose cooldown may still run. */
-  lastClosed: { hostId: string; closedAt: number }[];
-}
+export type LiveShardState = DetectorResumeState;
 
 /**
  * Where the live scorer's alerts go. `load` runs once at start; `save` after every batch that
@@ -84,7 +73,9 @@ export interface LiveScorerOptions {
   shard?: Shard;
   /** Records per native scoring call, an integer in [1, 1 000 000]; default 1000. */
   batchSize?: number;
-  /** The alert manager's options (its onEvent is the scorer's). */
+  /** The detector policy of the alerts, as a dataset job takes it; default `default`. */
+  policy?: PolicyName;
+  /** Alert manager options over the policy's (the sampling interval, …; onEvent is the scorer's). */
   alerts?: Omit<AlertManagerOptions, 'onEvent'>;
   /** Where events go; default none (events are only counted). */
   sink?: LiveAlertSink;
@@ -136,31 +127,40 @@ export class LiveScorer {
   readonly shard: Readonly<Shard>;
   readonly #model: PcaModel;
   readonly #batchSize: number;
-  readonly #alertOptions: Omit<AlertManagerOptions, 'onEvent'>;
   readonly #sink: LiveAlertSink | null;
   readonly #now: () => number;
-  /** Column of each model metric in a LiveBatch's METRICS-ordered rows. */
-  readonly #columns: Int32Array;
-  #manager: AlertManager;
+  /** A LiveBatch's METRICS-ordered columns onto the model's metrics. */
+  readonly #columns: ColumnMap;
+  readonly #detector: Detector;
   #events: AlertEvent[] = [];
   #started = false;
-  // Reused buffers of one scoring call.
-  #matrix: Float64Array;
+  // Reused buffers of one scoring call: the slice's rows, the same in the model's column order
+  // (none when the orders agree), the scores.
+  #rows: Float64Array;
+  #ordered: Float64Array | undefined;
   #out: ScoreOutput;
   readonly #owned = new Map<string, boolean>();
   #stats: Omit<LiveScorerStats, 'shard' | 'recordsPerS' | 'openAlerts'> & { firstAt: number | null };
 
   /**
    * @param options - see {@link LiveScorerOptions}
-   * @throws TypeError/RangeError for bad options (naming the option), or a model metric that is
-   *   not a telemetry metric
+   * @throws TypeError/RangeError for bad options (naming the option: an unknown policy, a model
+   *   metric that is not a telemetry metric)
    */
   constructor(options: LiveScorerOptions) {
     // Validate
     if (typeof options !== 'object' || options === null) {
       throw new TypeError(`options must be an object; got ${options === null ? 'null' : typeof options}`);
     }
-    const { model, shard = { index: 0, count: 1 }, batchSize = 1000, alerts = {}, sink, now } = options;
+    const {
+      model,
+      shard = { index: 0, count: 1 },
+      batchSize = 1000,
+      policy = 'default',
+      alerts = {},
+      sink,
+      now,
+    } = options;
     if (!(model instanceof PcaModel)) throw new TypeError('options.model must be a PcaModel');
     if (!Number.isInteger(shard.count) || shard.count < 1 || shard.count > 0xffffffff) {
       throw new RangeError(`options.shard.count must be an integer ≥ 1; got ${String(shard.count)}`);
@@ -176,27 +176,26 @@ export class LiveScorer {
       );
     }
     if ('onEvent' in alerts) throw new TypeError('options.alerts.onEvent is set by the live scorer');
-    const columns = new Int32Array(model.metrics.length);
-    model.metrics.forEach((name, j) => {
-      const col = (METRICS as readonly string[]).indexOf(name);
-      if (col < 0) {
-        throw new RangeError(
-          `options.model metric ${JSON.stringify(name)} is not one of ${METRICS.join(', ')}`,
-        );
-      }
-      columns[j] = col;
-    });
+    let columns: ColumnMap;
+    try {
+      columns = columnMap(model.metrics, METRICS);
+    } catch (err) {
+      throw new RangeError(`options.model cannot score live telemetry: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    const detector = new Detector({ policy, alerts, onEvent: (e) => this.#onEvent(e) });
 
     // Apply
     this.shard = Object.freeze({ index: shard.index, count: shard.count });
     this.#model = model;
     this.#batchSize = batchSize;
-    this.#alertOptions = { ...alerts };
     this.#sink = sink ?? null;
     this.#now = now ?? Date.now;
     this.#columns = columns;
-    this.#manager = this.#newManager();
-    this.#matrix = new Float64Array(batchSize * model.nFeatures);
+    this.#detector = detector;
+    this.#rows = new Float64Array(batchSize * METRICS.length);
+    this.#ordered = columns.identity ? undefined : new Float64Array(batchSize * model.nFeatures);
     this.#out = allocateScoreOutput(batchSize, model.nFeatures);
     this.#stats = {
       records: 0,
@@ -227,58 +226,10 @@ export class LiveScorer {
     this.#started = true;
     if (this.#sink === null) return;
     const state = await this.#sink.load({ ...this.shard });
-    const owned = state.openAlerts.filter((a) => this.#owns(a.hostId));
-    const snapshot: AlertManagerState = {
-      version: 1,
-      nextId: owned.length + 1,
-      last: null,
-      capMinute: null,
-      capCount: 0,
-      suppressed: [],
-      suppressedPending: [],
-      hosts: [],
-    };
-    const cooldownMs = this.#manager.options.cooldownMs;
-    const hosts = new Map<string, AlertManagerState['hosts'][number]>();
-    const hostState = (hostId: string) => {
-      let h = hosts.get(hostId);
-      if (h === undefined) {
-        h = {
-          hostId,
-          lastTs: null,
-          raiseStreak: 0,
-          streakPeak: 0,
-          streakTop: -1,
-          clearStreak: 0,
-          cooldownUntil: null,
-          alert: null,
-        };
-        hosts.set(hostId, h);
-      }
-      return h;
-    };
     // Resumed alerts take ids 1..n in the order the sink gave them, which is how it maps them back.
-    owned.forEach((a, i) => {
-      hostState(a.hostId).alert = {
-        id: i + 1,
-        hostId: a.hostId,
-        openedAt: a.openedAt,
-        closedAt: null,
-        peakScore: a.peakScore,
-        topMetric: a.topMetric,
-        records: Math.max(1, a.records),
-        suppressed: a.suppressed,
-      };
-    });
-    for (const c of state.lastClosed) {
-      if (!this.#owns(c.hostId)) continue;
-      const h = hostState(c.hostId);
-      const until = c.closedAt + cooldownMs;
-      if (h.alert === null && (h.cooldownUntil === null || until > h.cooldownUntil)) h.cooldownUntil = until;
-    }
-    snapshot.hosts = [...hosts.values()];
-    this.#manager = AlertManager.restore(snapshot, this.#managerOptions());
-    this.#stats.alertsResumed = owned.length;
+    const openAlerts = state.openAlerts.filter((a) => this.#owns(a.hostId));
+    this.#detector.resume({ openAlerts, lastClosed: state.lastClosed.filter((c) => this.#owns(c.hostId)) });
+    this.#stats.alertsResumed = openAlerts.length;
   }
 
   /**
@@ -318,7 +269,7 @@ export class LiveScorer {
 
   /**
    * Scores one batch: keeps this shard's records, scores them in slices of `batchSize`, feeds the
-   * alert manager in (ts, host_id) order and saves the events.
+   * detector in (ts, host_id) order and saves the events.
    *
    * @throws TypeError/RangeError for a malformed batch (naming the field); Error when there is a
    *   sink and {@link LiveScorer.start} was not called; the sink's errors
@@ -354,7 +305,7 @@ export class LiveScorer {
     // Save what happened before the next batch is taken.
     const events = this.#events;
     this.#events = [];
-    const suppressed = this.#manager.drainSuppressedCounts();
+    const suppressed = this.#detector.drainSuppressedCounts();
     if (this.#sink !== null && (events.length > 0 || suppressed.size > 0)) {
       await this.#sink.save(events, suppressed);
     }
@@ -370,33 +321,33 @@ export class LiveScorer {
     return {
       shard: { ...this.shard },
       ...rest,
-      openAlerts: this.#manager.openAlerts().length,
+      openAlerts: this.#detector.openAlerts().length,
       recordsPerS: elapsedS > 0 ? this.#stats.records / elapsedS : 0,
     };
   }
 
-  /** The alert manager's open alerts (manager ids; resumed alerts are 1..n in load order). */
-  openAlerts(): ReturnType<AlertManager['openAlerts']> {
-    return this.#manager.openAlerts();
+  /** The detector's open alerts (its ids; resumed alerts are 1..n in load order). */
+  openAlerts(): AlertRecord[] {
+    return this.#detector.openAlerts();
   }
 
   #scoreSlice(batch: LiveBatch, rows: readonly number[], start: number, end: number): void {
     const n = end - start;
     const d = this.#model.nFeatures;
-    const cols = this.#columns;
     const width = METRICS.length;
-    // Gather the slice's rows into the model's column order.
-    const data = this.#matrix;
+    // Gather the slice's rows, then map them into the model's column order.
+    const data = this.#rows;
     for (let r = 0; r < n; r++) {
       const src = rows[start + r]! * width;
-      const dst = r * d;
-      for (let j = 0; j < d; j++) data[dst + j] = batch.metrics[src + cols[j]!]!;
+      const dst = r * width;
+      for (let j = 0; j < width; j++) data[dst + j] = batch.metrics[src + j]!;
     }
-    const out = scoreBatch(
-      this.#model,
-      { rows: n, cols: d, data: data.subarray(0, n * d) },
-      { out: this.#out },
+    const matrix = toModelColumns(
+      this.#columns,
+      { rows: n, cols: width, data: data.subarray(0, n * width) },
+      this.#ordered,
     );
+    const out = scoreBatch(this.#model, matrix, { out: this.#out });
     this.#stats.records += n;
     this.#stats.invalid += out.invalidCount;
     for (let r = 0; r < n; r++) this.#stats.anomalous += out.anomalous[r]!;
@@ -408,13 +359,15 @@ export class LiveScorer {
     let kept = 0;
     const fused = new Float64Array(n);
     const top = new Int32Array(n);
+    // The metric values a flatline rule reads, in the model's column order.
+    const metrics = this.#detector.needsMetrics ? new Float64Array(n * d) : undefined;
     let lastTs = -Infinity;
     let lastHost = '';
     for (let r = 0; r < n; r++) {
       const i = rows[start + r]!;
       const t = batch.ts[i]!;
       const h = batch.hostIds[i]!;
-      const after = kept === 0 ? this.#manager.accepts(t, h) : t > lastTs || (t === lastTs && h > lastHost);
+      const after = kept === 0 ? this.#detector.accepts(t, h) : t > lastTs || (t === lastTs && h > lastHost);
       if (!after) {
         this.#stats.late += 1;
         continue;
@@ -423,11 +376,12 @@ export class LiveScorer {
       hostIds[kept] = h;
       fused[kept] = out.fused[r]!;
       top[kept] = out.topMetric[r]!;
+      metrics?.set(matrix.data.subarray(r * d, (r + 1) * d), kept * d);
       lastTs = t;
       lastHost = h;
       kept += 1;
     }
-    this.#manager.processBatch({ ts, hostIds, fused, topMetric: top }, kept);
+    this.#detector.process({ ts, hostIds, fused, topMetric: top, metrics, d }, kept);
   }
 
   #owns(hostId: string): boolean {
@@ -440,23 +394,14 @@ export class LiveScorer {
     return owned;
   }
 
-  #managerOptions(): AlertManagerOptions {
-    return {
-      ...this.#alertOptions,
-      onEvent: (e) => {
-        if (e.kind === 'opened') {
-          this.#stats.alertsOpened += 1;
-          if (e.alert.suppressed) this.#stats.alertsSuppressed += 1;
-        } else if (e.kind === 'closed') {
-          this.#stats.alertsClosed += 1;
-        }
-        this.#events.push(e);
-      },
-    };
-  }
-
-  #newManager(): AlertManager {
-    return new AlertManager(this.#managerOptions());
+  #onEvent(e: AlertEvent): void {
+    if (e.kind === 'opened') {
+      this.#stats.alertsOpened += 1;
+      if (e.alert.suppressed) this.#stats.alertsSuppressed += 1;
+    } else if (e.kind === 'closed') {
+      this.#stats.alertsClosed += 1;
+    }
+    this.#events.push(e);
   }
 }
 

@@ -1,17 +1,15 @@
 /**
- * The one scoring path from telemetry records to per-record results. `POST /inference` and the
- * live scorer call it; dataset jobs and the library call the same `scoreBatch` underneath on
- * matrices they already hold.
+ * Scoring records keyed by metric name, for `POST /inference` and `tads score --file`. The live
+ * scorer and dataset jobs score matrices they already hold; all of them put their columns in
+ * the model's order through the one column map (src/core/column-map.ts) and call the same
+ * `scoreBatch`.
  *
  * Stages: records (objects keyed by metric name) → a row-major matrix in the model's metric order
- * (a missing, null or non-finite value becomes NaN, so the native core marks the record invalid)
- * → `scoreBatch` → results with the top metric's name.
+ * (`recordsToMatrix`: a missing, null or non-finite value becomes NaN, so the native core marks
+ * the record invalid) → `scoreBatch` → results with the top metric's name.
  */
+import { recordsToMatrix, type MetricValues } from '../core/column-map.js';
 import { allocateScoreOutput, scoreBatch, type PcaModel, type ScoreOutput } from '../core/pca.js';
-import type { Matrix } from '../core/types.js';
-
-/** A record's metric values by name; a value missing, null or not finite makes it invalid. */
-export type MetricValues = Readonly<Partial<Record<string, number | null | undefined>>>;
 
 /** Scores of a batch of records: the native output plus the counts and the metric names. */
 export interface ScoredRecords {
@@ -44,43 +42,6 @@ export interface RecordScore {
   /** Name of the metric explaining the score most, or null for an invalid record. */
   topMetric: string | null;
   valid: boolean;
-}
-
-/**
- * Writes records into a row-major matrix in the given metric order. A value that is missing,
- * null, not a number or not finite is stored as NaN.
- *
- * @param records - the records, shape (rows); each an object of metric values by name
- * @param metrics - metric names in model order (d of them)
- * @param data - optional buffer to write into, at least rows × d long (reused by hot loops)
- * @returns the matrix (rows × d); its data is `data` when given, trimmed to rows × d
- * @throws RangeError when `data` is too short
- * @example
- * recordsToMatrix([{ cpu_usage: 12.5, memory_usage: null }], ['cpu_usage', 'memory_usage']);
- * // { rows: 1, cols: 2, data: Float64Array [12.5, NaN] }
- */
-export function recordsToMatrix(
-  records: readonly MetricValues[],
-  metrics: readonly string[],
-  data?: Float64Array,
-): Matrix {
-  const rows = records.length;
-  const cols = metrics.length;
-  const n = rows * cols;
-  if (data !== undefined && data.length < n) {
-    throw new RangeError(`data must hold at least rows × cols = ${n} values; got ${data.length}`);
-  }
-  const out = data === undefined ? new Float64Array(n) : data.length === n ? data : data.subarray(0, n);
-  for (let i = 0; i < rows; i++) {
-    const rec = records[i]!;
-    const base = i * cols;
-    for (let j = 0; j < cols; j++) {
-      const v = rec[metrics[j]!];
-      // NaN covers null, absent and non-numbers; non-finite numbers pass and are invalid natively.
-      out[base + j] = typeof v === 'number' ? v : NaN;
-    }
-  }
-  return { rows, cols, data: out };
 }
 
 /**

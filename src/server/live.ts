@@ -11,7 +11,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../api/deps.js';
 import type { GenerateParamsInput } from '../contract/generator.js';
-import { AlertManager } from '../core/alerts.js';
+import { Detector, type PolicyName } from '../core/detector.js';
 import { isTadsError } from '../core/errors.js';
 import { parseGenerateParams } from '../core/generator.js';
 import type { PcaModel } from '../core/pca.js';
@@ -37,6 +37,8 @@ export interface LiveRunOptions {
   modelId: string;
   model: PcaModel;
   shard: Shard;
+  /** The detector policy of the alerts (default `default`). */
+  policy?: PolicyName;
   /** The live fleet (hosts, seed, interval, anomaly rate); every shard of a fleet asks the same. */
   fleet: GenerateParamsInput;
   /** Records per second of the whole stream (0: real time). */
@@ -59,15 +61,17 @@ export interface LiveRunOptions {
 export async function runLiveScorer(options: LiveRunOptions): Promise<LiveScorerStats> {
   const { pool, modelId, model, shard, batchSize } = options;
   const alerts = { intervalS: parseGenerateParams(options.fleet).intervalS };
+  const policy = options.policy ?? 'default';
   const scorer = new LiveScorer({
     model,
     shard,
     batchSize,
+    policy,
     alerts,
     sink: new DbLiveAlertSink(pool, {
       modelId,
       metrics: model.metrics,
-      cooldownMs: new AlertManager(alerts).options.cooldownMs,
+      cooldownMs: new Detector({ policy, alerts }).options.cooldownMs,
     }),
   });
   await scorer.start();
@@ -130,6 +134,8 @@ export interface LiveOptions {
   params: GenerateParamsInput;
   /** Score with this model (else the newest completed one). */
   modelId?: string;
+  /** The detector policy of the live alerts (default `default`). */
+  policy?: PolicyName;
   log: Logger;
   /** Seconds between status lines (0: none). */
   reportEveryS?: number;
@@ -215,6 +221,7 @@ export function startLive(options: LiveOptions): LiveHandle {
           modelId,
           model,
           shard: { index: 0, count: 1 },
+          ...(options.policy !== undefined ? { policy: options.policy } : {}),
           fleet: options.params,
           rate: 0,
           batchSize: 10_000,
@@ -228,6 +235,7 @@ export function startLive(options: LiveOptions): LiveHandle {
             }
             log.info('live scoring started', {
               model_id: modelId,
+              policy: options.policy ?? 'default',
               hosts: params.hostCount,
               interval_s: params.intervalS,
               anomaly_rate: params.anomalyRate,

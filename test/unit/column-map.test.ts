@@ -56,4 +56,13 @@ describe('toModelColumns', () => {
     expect(out.cols).toBe(3);
     expect([...out.data.subarray(0, 6)]).toEqual([1, 2, 3, 10, NaN, 30]);
   });
+
+  it('trims a longer reused buffer to rows × cols (a last, short chunk), as a scorer takes it', () => {
+    const map = columnMap(['a', 'b'], ['b', 'a']);
+    const out = new Float64Array(6);
+    const m = toModelColumns(map, { rows: 2, cols: 2, data: Float64Array.of(2, 1, 20, 10) }, out);
+    expect(m.data.length).toBe(4);
+    expect(m.data.buffer).toBe(out.buffer);
+    expect([...m.data]).toEqual([1, 2, 10, 20]);
+  });
 });

@@ -88,12 +88,14 @@ describe("the library: import { … } from 'tads'", () => {
       'alertOptionsFor',
       'columnMap',
       'toModelColumns',
+      'recordsToMatrix',
       // classes
       'PcaModel',
       'PcaAccumulator',
       'PcaError',
       'AlertManager',
       'PolicyFilter',
+      'Detector',
       'Random',
     ];
     for (const name of functions) expect(kinds[name], name).toBe('function');

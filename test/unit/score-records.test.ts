@@ -1,15 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { INFERENCE_MAX_RECORDS, InferenceRequestSchema } from '../../src/contract/inference.js';
 import { fitPca, PcaModel } from '../../src/core/pca.js';
+import { recordsToMatrix, type MetricValues } from '../../src/core/column-map.js';
 import { METRICS, type Matrix } from '../../src/core/types.js';
 import { ModelCache } from '../../src/scorer/model-cache.js';
-import {
-  recordScoreAt,
-  recordScores,
-  recordsToMatrix,
-  scoreRecords,
-  type MetricValues,
-} from '../../src/scorer/score-records.js';
+import { recordScoreAt, recordScores, scoreRecords } from '../../src/scorer/score-records.js';
 import { referenceScore } from '../helpers/reference-pca.js';
 
 /** Deterministic training rows: eight metrics driven by three latent factors plus small noise. */

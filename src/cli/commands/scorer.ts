@@ -1,8 +1,8 @@
 /**
  * `tads scorer [SHARD COUNT]`: the live scorer of one shard. It loads a model (a stored model's
  * id, or a model.json file holding a stored model), asks the generator for the live stream of
- * its shard's hosts, scores it in batches, opens and closes alerts (`source` = `live`) and
- * reports records/s and lag. `tads scorer 0 2` beside `tads scorer 1 2` covers every host once.
+ * its shard's hosts, scores it in batches, opens and closes alerts (`source` = `live`) with the
+ * detector policy of `--policy` (any policy a dataset job takes) and reports records/s and lag. `tads scorer 0 2` beside `tads scorer 1 2` covers every host once.
  *
  * Both shards must ask for the same fleet (hosts, seed, interval, anomaly rate): the generator
  * builds the fleet from these and hands each shard its own hosts. Stopping (Ctrl-C, SIGTERM,
@@ -11,6 +11,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GENERATOR_DEFAULTS, GENERATOR_LIMITS, type GenerateParamsInput } from '../../contract/generator.js';
+import { POLICY_NAMES, type PolicyName } from '../../contract/vocabulary.js';
 import { parseGenerateParams } from '../../core/generator.js';
 import type { LiveScorerStats } from '../../scorer/live-scorer.js';
 import { DEFAULT_MODEL_FILE } from '../../scorer/models.js';
@@ -20,6 +21,22 @@ import { DATABASE_FLAGS, openCliDatabase } from '../database.js';
 
 /** Most shards a fleet may be split into. */
 const MAX_SHARDS = 1024;
+
+/**
+ * The value of a live scorer's policy flag, checked.
+ *
+ * @param value - the flag's value (undefined: not given)
+ * @param flag - the flag's name, for the message
+ * @returns the policy name; `default` when not given
+ * @throws UsageError for a name that is not a policy
+ */
+export function livePolicy(value: unknown, flag: string): PolicyName {
+  if (value === undefined) return 'default';
+  if (!(POLICY_NAMES as readonly unknown[]).includes(value)) {
+    throw new UsageError(`--${flag} must be one of ${POLICY_NAMES.join(', ')}; got ${JSON.stringify(value)}`);
+  }
+  return value as PolicyName;
+}
 
 /** One status line of a running scorer, for people. */
 export function formatStats(s: LiveScorerStats): string {
@@ -95,6 +112,13 @@ export const scorerCommand: CommandSpec = {
       description: 'model id, or a model.json file of a stored model',
       placeholder: 'id|file',
       defaultText: DEFAULT_MODEL_FILE,
+    },
+    {
+      name: 'policy',
+      type: 'string',
+      description: `detector policy of the alerts (${POLICY_NAMES.join(', ')})`,
+      placeholder: 'name',
+      defaultText: 'default',
     },
     {
       name: 'generator',
@@ -186,6 +210,7 @@ export const scorerCommand: CommandSpec = {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
+    const policy = livePolicy(flags.policy, 'policy');
     const durationS = (flags.duration as number | undefined) ?? 0;
     const reportMs = ((flags['report-every'] as number | undefined) ?? 5) * 1000;
 
@@ -206,6 +231,7 @@ export const scorerCommand: CommandSpec = {
         generatorAddress: address,
         model: (flags.model as string | undefined) ?? DEFAULT_MODEL_FILE,
         shard: { index, count },
+        policy,
         fleet: live,
         rate: (flags.rate as number | undefined) ?? 0,
         batchSize,
@@ -215,6 +241,7 @@ export const scorerCommand: CommandSpec = {
           if (!io.json) {
             io.err.write(
               `scoring shard ${index} of ${count} with model ${modelId} from ${address}` +
+                (policy !== 'default' ? ` (policy ${policy})` : '') +
                 (started.alertsResumed > 0 ? ` (resumed ${started.alertsResumed} open alerts)` : '') +
                 '\n',
             );

@@ -4,19 +4,21 @@
  *
  * With `--live N` it also runs a live fleet of N hosts: the generator (in this process) streams
  * their telemetry in real time and one live scorer (shard 0 of 1) scores it and raises live
- * alerts, so the dashboard's Alerts tab fills as it goes (src/server/live.ts). Shutdown (Ctrl-C,
- * SIGTERM) goes in order so nothing is lost (src/server/serve.ts).
+ * alerts (with the detector policy of `--live-policy`, default `default`), so the dashboard's
+ * Alerts tab fills as it goes (src/server/live.ts). Shutdown (Ctrl-C, SIGTERM) goes in order so
+ * nothing is lost (src/server/serve.ts).
  */
 import { stderrLogger } from '../../api/deps.js';
 import { loadConfig } from '../../config/env.js';
 import { Id } from '../../contract/common.js';
+import { POLICY_NAMES } from '../../contract/vocabulary.js';
 import { GENERATOR_DEFAULTS, GENERATOR_LIMITS, type GenerateParamsInput } from '../../contract/generator.js';
 import { parseGenerateParams } from '../../core/generator.js';
 import { LIVE_RETRY_S } from '../../server/live.js';
 import { startServer } from '../../server/serve.js';
 import { UsageError, type CommandSpec } from '../args.js';
 import { DATABASE_FLAGS } from '../database.js';
-import { formatStats } from './scorer.js';
+import { formatStats, livePolicy } from './scorer.js';
 
 /** Sampling interval of the live fleet when `--live-interval` is not given, seconds. */
 export const DEFAULT_LIVE_INTERVAL_S = 10;
@@ -95,6 +97,13 @@ export const serveCommand: CommandSpec = {
       defaultText: String(GENERATOR_DEFAULTS.seed),
     },
     {
+      name: 'live-policy',
+      type: 'string',
+      description: `detector policy of the live alerts (${POLICY_NAMES.join(', ')})`,
+      placeholder: 'name',
+      defaultText: 'default',
+    },
+    {
       name: 'live-report-every',
       type: 'number',
       description: 'seconds between live status lines (0: none)',
@@ -111,9 +120,17 @@ export const serveCommand: CommandSpec = {
     if (modelFlag !== undefined && modelId === undefined)
       throw new UsageError(`--model must be a model id (UUID); got ${JSON.stringify(modelFlag)}`);
     if (liveHosts === 0) {
-      for (const f of ['model', 'live-interval', 'live-anomaly-rate', 'live-seed', 'live-report-every'])
+      for (const f of [
+        'model',
+        'live-interval',
+        'live-anomaly-rate',
+        'live-seed',
+        'live-policy',
+        'live-report-every',
+      ])
         if (flags[f] !== undefined) throw new UsageError(`--${f} goes with --live <hosts>`);
     }
+    const livePolicyName = livePolicy(flags['live-policy'], 'live-policy');
     const liveParams: GenerateParamsInput = {
       hostCount: Math.max(1, liveHosts),
       seed: (flags['live-seed'] as number | undefined) ?? GENERATOR_DEFAULTS.seed,
@@ -144,6 +161,7 @@ export const serveCommand: CommandSpec = {
             live: {
               params: liveParams,
               ...(modelId !== undefined ? { modelId } : {}),
+              policy: livePolicyName,
               reportEveryS: (flags['live-report-every'] as number | undefined) ?? 60,
               report: (stats) => stderrLogger.info(`live: ${formatStats(stats)}`),
             },
