@@ -69,17 +69,15 @@ import {
   float64sOf,
   histogramOfSorted,
   histogramProbes,
-  loadSortedChunks,
-  loadSortedIndex,
   chunkLength,
   mergeSortedRuns,
   percentileAt,
   percentileOfSorted,
   SORTED_CHUNK,
   sortedColumnOf,
-  storeSortedColumn,
   type SortedColumn,
-} from './sorted-values.js';
+} from '../core/stats/sorted.js';
+import { loadSortedChunks, loadSortedIndex, storeSortedColumn } from './sorted-values.js';
 
 // ---------------------------------------------------------------------------------------------
 // Constants
