@@ -13,18 +13,22 @@
  * ({@link HI_WORD}, {@link LO_WORD}), so the keys are the same on every machine.
  */
 
-const probe = new Float64Array([1]);
+// The word order, as module constants: the compiler folds those into the loops that use them (it
+// does not fold an exported binding). A module importing the indexes copies them into constants
+// of its own for the same reason.
+const HI = new Uint32Array(new Float64Array([1]).buffer)[1] === 0x3ff00000 ? 1 : 0;
+const LO = 1 - HI;
 
 /**
  * Index of a double's high 32-bit word (sign, exponent and the top 20 bits of the mantissa) in a
  * Uint32Array over it: 1 on a little-endian machine, 0 on a big-endian one.
  */
-export const HI_WORD: 0 | 1 = new Uint32Array(probe.buffer)[1] === 0x3ff00000 ? 1 : 0;
+export const HI_WORD: 0 | 1 = HI;
 
 /** Index of a double's low 32-bit word in a Uint32Array over it (the other one). */
-export const LO_WORD: 0 | 1 = HI_WORD === 1 ? 0 : 1;
+export const LO_WORD = LO as 0 | 1;
 
-/** The key's high word, from the double's high word `hi`. */
+/** The key's high word, from the double's high word `hi` (unsigned, as a Uint32Array holds it). */
 export function keyHi(hi: number): number {
   return hi >= 0x80000000 ? ~hi >>> 0 : (hi | 0x80000000) >>> 0;
 }
@@ -40,11 +44,11 @@ export function keyLo(hi: number, lo: number): number {
  */
 export function putValueOfKey(words: Uint32Array, i: number, kh: number, kl: number): void {
   if (kh >= 0x80000000) {
-    words[2 * i + HI_WORD] = kh - 0x80000000;
-    words[2 * i + LO_WORD] = kl;
+    words[2 * i + HI] = kh - 0x80000000;
+    words[2 * i + LO] = kl;
   } else {
-    words[2 * i + HI_WORD] = ~kh >>> 0;
-    words[2 * i + LO_WORD] = ~kl >>> 0;
+    words[2 * i + HI] = ~kh >>> 0;
+    words[2 * i + LO] = ~kl >>> 0;
   }
 }
 
@@ -55,15 +59,15 @@ const scratchU32 = new Uint32Array(scratchF64.buffer);
 /** The high word of v's key (the top 32 of its 64 bits). */
 export function keyHighOf(v: number): number {
   scratchF64[0] = v;
-  return keyHi(scratchU32[HI_WORD]!);
+  return keyHi(scratchU32[HI]!);
 }
 
 /** Writes v's key into `out`: out[0] the high word, out[1] the low word. */
 export function keyOf(v: number, out: Uint32Array): void {
   scratchF64[0] = v;
-  const h = scratchU32[HI_WORD]!;
+  const h = scratchU32[HI]!;
   out[0] = keyHi(h);
-  out[1] = keyLo(h, scratchU32[LO_WORD]!);
+  out[1] = keyLo(h, scratchU32[LO]!);
 }
 
 /** The double whose key is (kh, kl): the inverse of {@link keyOf}. */

@@ -80,6 +80,8 @@ const CELLS = 2 ** (L1_BITS + L2_BITS);
 const MAX_SUB_BINNED = 1024;
 /** Slot id of a heavy bin refused a sub-histogram (the budget is spent). */
 const NO_SLOT = 0xffff;
+/** A double's high word in a Uint32Array over it (a constant, folded into the loops). */
+const HI = HI_WORD;
 
 /**
  * Where a selection stands: the key prefix every candidate shares, and how many values lie below
@@ -504,7 +506,7 @@ export class RobustStatsBuilder {
     const data = chunk.data;
     // Read the high words in place: a Float64Array's offset is a multiple of 8.
     const words = new Uint32Array(data.buffer, data.byteOffset, chunk.rows * d * 2);
-    for (let i = 0, w = HI_WORD as number; i < chunk.rows; i++) {
+    for (let i = 0, w: number = HI; i < chunk.rows; i++) {
       for (let j = 0, base = 0; j < d; j++, w += 2, base += L1_BINS) {
         const k = keyHi(words[w]!);
         const at = base + (k >>> L1_SHIFT);
@@ -739,7 +741,6 @@ export class RobustStatsBuilder {
   #feedFast(f: FastPlan, data: Float64Array, rows: number, d: number, j: number): void {
     const { kLo, kHi, lo, hi, kept, mad } = f;
     const words = new Uint32Array(data.buffer, data.byteOffset, rows * d * 2);
-    const hiWord = HI_WORD;
     let sumBelow = f.sumBelow;
     let sumAbove = f.sumAbove;
     let countBelow = f.countBelow;
@@ -749,7 +750,7 @@ export class RobustStatsBuilder {
     const tmax = mad ? mad.tmax : 0;
     for (let i = 0; i < rows; i++) {
       const x = data[i * d + j]!;
-      const k = keyHi(words[2 * (i * d + j) + hiWord]!);
+      const k = keyHi(words[2 * (i * d + j) + HI]!);
       if (k < kLo) {
         sumBelow += lo - x;
         countBelow += 1;

@@ -245,6 +245,9 @@ export async function mergeSortedRuns(
 
 /** Whether this machine stores numbers little-endian (a double's high word comes second). */
 const LE = HI_WORD === 1;
+/** A double's high and low words in a Uint32Array over it (constants, folded into the loops). */
+const HI = HI_WORD;
+const LO = LO_WORD;
 
 /** Little-endian float64 bytes of `a` (a view of it on a little-endian machine). */
 export function float64Bytes(a: Float64Array): Buffer {
@@ -295,8 +298,6 @@ export function encodeSortedChunk(values: Float64Array): Buffer {
   }
   const dHi = scratchHi;
   const dLo = scratchLo;
-  const HI = HI_WORD;
-  const LO = LO_WORD;
   // Differences of consecutive keys, as high and low halves; the widest decides the width.
   let width = 0;
   let raw = n === 0;
@@ -379,8 +380,8 @@ export function decodeSortedChunk(buf: Buffer): Float64Array {
   const out = new Float64Array(n);
   const bits = new Uint32Array(out.buffer);
   out[0] = buf.readDoubleLE(5);
-  let kHi = keyHi(bits[HI_WORD]!);
-  let kLo = keyLo(bits[HI_WORD]!, bits[LO_WORD]!);
+  let kHi = keyHi(bits[HI]!);
+  let kLo = keyLo(bits[HI]!, bits[LO]!);
   const lowW = Math.min(width, 32);
   const highW = width - lowW;
   const lowMask = lowW === 0 ? 0 : 0xffffffff >>> (32 - lowW);
