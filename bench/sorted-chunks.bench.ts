@@ -1,5 +1,5 @@
 /**
- * The sorted-value chunks that answer fleet-wide histograms (src/db/sorted-values.ts): encoding
+ * The sorted-value chunks that answer fleet-wide histograms (src/core/stats/sorted.ts): encoding
  * and decoding speed, and bytes per value, on a metric-like column — 10,000,000 normal values
  * (mean 50, sd 10; TADS_BENCH_SCALE=small: 1,000,000), sorted and cut into chunks of 4,096 as
  * the precompute stores them — beside plain float64 chunks (8 bytes a value, a copy to read).
@@ -11,7 +11,7 @@ import {
   float64Bytes,
   float64sOf,
   SORTED_CHUNK,
-} from '../src/db/sorted-values.js';
+} from '../src/core/stats/sorted.js';
 import { heading, table } from './lib/harness.js';
 
 const small = process.env.TADS_BENCH_SCALE === 'small';

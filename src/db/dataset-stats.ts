@@ -15,7 +15,8 @@ import { Float64List } from '../core/float64-list.js';
 import { METRICS, type MetricName } from '../core/types.js';
 import { toDatabaseError } from './errors.js';
 import type { Pool, PoolClient, Queryable } from './pool.js';
-import { float64Bytes, float64sOf, storeSortedColumn } from './sorted-values.js';
+import { float64Bytes, float64sOf } from '../core/stats/sorted.js';
+import { storeSortedColumn } from './sorted-values.js';
 
 /**
  * Layout version of `dataset_stats`; rows of another version are computed again when read.

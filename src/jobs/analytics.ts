@@ -84,13 +84,12 @@ import {
   chunkLength,
   histogramOfSorted,
   histogramProbes,
-  loadSortedChunks,
-  loadSortedIndex,
   percentileOfSorted,
   SORTED_CHUNK,
   sortedColumnOf,
   type SortedColumn,
-} from '../db/sorted-values.js';
+} from '../core/stats/sorted.js';
+import { loadSortedChunks, loadSortedIndex } from '../db/sorted-values.js';
 
 /** Bin numbers whose histograms are precomputed (at both standard ranges, for every metric). */
 export const STANDARD_BINS = [10, 20, 40, 50, 100] as const;

@@ -10,7 +10,7 @@
  *    progress every few seconds.
  * 3. Moments pass: the dataset's eight metrics are streamed by COPY in `row_id` order, in chunks,
  *    into the native accumulator, and on the way into the first histograms of the exact robust
- *    statistics (src/db/robust-stats.ts).
+ *    statistics (src/core/stats/robust.ts).
  * 4. Robust passes: usually one more streamed pass makes median, MAD and the mean absolute
  *    deviation exact (optionally done by the database instead, see `secondPass`); odd data may
  *    take a few passes more, in bounded memory.
@@ -28,6 +28,7 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { PcaError, PcaAccumulator, type FitOptions, type PcaModel } from '../core/pca.js';
 import { ConflictError, NotFoundError, TadsError, ValidationError } from '../core/errors.js';
+import { RobustStatsBuilder } from '../core/stats/robust.js';
 import { METRICS } from '../core/types.js';
 import { getDataset } from '../db/datasets.js';
 import { toDatabaseError } from '../db/errors.js';
@@ -42,7 +43,7 @@ import {
   type TrainingTimings,
 } from '../db/models.js';
 import { beginSnapshot, endSnapshot, type Pool, type PoolClient } from '../db/pool.js';
-import { filteredSecondPass, RobustStatsBuilder } from '../db/robust-stats.js';
+import { filteredSecondPass } from '../db/robust-stats.js';
 import { readMetricsChunks } from '../db/telemetry.js';
 
 /** Rows per COPY chunk when the caller does not say. */

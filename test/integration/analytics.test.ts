@@ -15,7 +15,7 @@ import {
   datasetTopK,
 } from '../../src/jobs/analytics.js';
 import { migrate } from '../../src/db/migrate.js';
-import { decodeSortedChunk } from '../../src/db/sorted-values.js';
+import { decodeSortedChunk } from '../../src/core/stats/sorted.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { ANOMALY_TYPES, METRICS } from '../../src/core/types.js';
 import { createEmptyDatabase } from '../helpers/db.js';

@@ -24,7 +24,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ValidationError } from '../errors.js';
 import { Float64List } from '../float64-list.js';
-import { mergeSortedRuns, percentileAt, type SortedColumn } from '../../db/sorted-values.js';
+import { mergeSortedRuns, percentileAt, type SortedColumn } from './sorted.js';
 import type { MetricSpill } from './spill.js';
 
 /** Percentiles computed for every metric: p1 and p99 bound the p1p99 range. */

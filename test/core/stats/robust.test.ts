@@ -1,14 +1,14 @@
 /**
- * Exact streaming robust statistics (src/db/robust-stats.ts) against the plain in-memory
+ * Exact streaming robust statistics (src/core/stats/robust.ts) against the plain in-memory
  * reference (full sort), on data built to reach every path: the fast second pass, the MAD bracket
  * failing its check, refinement passes down to the last key level, ties, constant columns,
  * negative values, odd and even counts, and any chunking. Needs no database.
  */
 import { describe, expect, it } from 'vitest';
-import { exactRobustStats, RobustStatsBuilder } from '../../src/db/robust-stats.js';
-import type { Matrix } from '../../src/core/types.js';
-import { referenceRobust } from '../helpers/reference-pca.js';
-import { mulberry32 } from '../../scripts/make-pca-fixture.mjs';
+import { exactRobustStats, RobustStatsBuilder } from '../../../src/core/stats/robust.js';
+import type { Matrix } from '../../../src/core/types.js';
+import { referenceRobust } from '../../helpers/reference-pca.js';
+import { mulberry32 } from '../../../scripts/make-pca-fixture.mjs';
 
 function chunksOf(m: Matrix, chunkRows: number): () => AsyncIterable<Matrix> {
   return async function* () {
