@@ -119,8 +119,9 @@ Napi::Object model_to_js(Napi::Env env, const PcaModelData& m) {
 
 Napi::Value Fit(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
-    const MatrixArg x = matrix_arg(info, 0, "data");
+    // The options first: their getters may run JavaScript, which must not see the rows viewed.
     const FitOptions options = fit_options(info[3]);
+    const MatrixArg x = matrix_arg(info, 0, "data");
     return model_to_js(info.Env(), fit_matrix(x.data, x.rows, x.cols, options));
   });
 }
@@ -179,8 +180,9 @@ class FitWorker : public Napi::AsyncWorker {
 
 Napi::Value FitAsync(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
-    const MatrixArg x = matrix_arg(info, 0, "data");
+    // The options first: their getters may run JavaScript, which must not see the rows viewed.
     const FitOptions options = fit_options(info[3]);
+    const MatrixArg x = matrix_arg(info, 0, "data");
     const uint64_t n = static_cast<uint64_t>(x.rows) * static_cast<uint64_t>(x.cols);
     check_memory(n, "a copy of the training rows");
     std::vector<double> input(x.data, x.data + n);
@@ -284,28 +286,34 @@ class Scorer : public Napi::ObjectWrap<Scorer> {
     guarded(info.Env(), [&]() -> Napi::Value {
       if (!info[0].IsObject()) throw_type("model must be an object");
       const Napi::Object o = info[0].As<Napi::Object>();
-      const int d =
-          static_cast<int>(integer_in(o.Get("nFeatures"), "model.nFeatures", 1, kMaxFeatures));
-      const int k = static_cast<int>(integer_in(o.Get("nComponents"), "model.nComponents", 1, d));
-      auto vec = [&](const char* key, const char* name, size_t len) {
-        const View<double> v = typed_array<double>(o.Get(key), name);
+      // Every property is read first: a getter runs JavaScript, which could detach an array
+      // whose memory had already been taken.
+      const Napi::Value n_features = o.Get("nFeatures"), n_components = o.Get("nComponents"),
+                        mean_v = o.Get("mean"), scale_v = o.Get("scale"),
+                        components_v = o.Get("components"), eigenvalues_v = o.Get("eigenvalues"),
+                        median_v = o.Get("median"), z_scale_v = o.Get("zScale"),
+                        spe_limit_v = o.Get("speLimit"), z_limit_v = o.Get("zLimit");
+      const int d = static_cast<int>(integer_in(n_features, "model.nFeatures", 1, kMaxFeatures));
+      const int k = static_cast<int>(integer_in(n_components, "model.nComponents", 1, d));
+      auto vec = [&](const Napi::Value& value, const char* name, size_t len) {
+        const View<double> v = typed_array<double>(value, name);
         if (v.length != len) {
           throw_range(std::string(name) + ".length must be " + std::to_string(len) + "; got " +
                       std::to_string(v.length));
         }
         return v.data;
       };
-      const double* mean = vec("mean", "model.mean", d);
-      const double* scale = vec("scale", "model.scale", d);
-      const double* comps = vec("components", "model.components", static_cast<size_t>(k) * d);
-      const View<double> eig = typed_array<double>(o.Get("eigenvalues"), "model.eigenvalues");
+      const double* mean = vec(mean_v, "model.mean", d);
+      const double* scale = vec(scale_v, "model.scale", d);
+      const double* comps = vec(components_v, "model.components", static_cast<size_t>(k) * d);
+      const View<double> eig = typed_array<double>(eigenvalues_v, "model.eigenvalues");
       if (eig.length < static_cast<size_t>(k)) {
         throw_range("model.eigenvalues.length must be >= nComponents = " + std::to_string(k));
       }
-      const double* median = vec("median", "model.median", d);
-      const double* z_scale = vec("zScale", "model.zScale", d);
-      const double spe_limit = finite_number(o.Get("speLimit"), "model.speLimit");
-      const double z_limit = finite_number(o.Get("zLimit"), "model.zLimit");
+      const double* median = vec(median_v, "model.median", d);
+      const double* z_scale = vec(z_scale_v, "model.zScale", d);
+      const double spe_limit = finite_number(spe_limit_v, "model.speLimit");
+      const double z_limit = finite_number(z_limit_v, "model.zLimit");
       model_ =
           prepare_scoring(d, k, mean, scale, comps, eig.data, median, z_scale, spe_limit, z_limit);
       return info.Env().Undefined();
