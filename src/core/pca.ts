@@ -557,7 +557,7 @@ export function fitPca(m: Matrix, options?: FitOptions & ModelMeta): PcaModel {
 /**
  * {@link fitPca} off the event loop: the input is copied when the call is made and the work runs
  * on a worker thread, so the caller may write to, reuse or transfer the array at once (the copy
- * costs about as much as one pass over the rows, a few per cent of the fit).
+ * is one pass over the rows on the calling thread, about a tenth of the time of the fit itself).
  *
  * @param m - the training matrix, shape (nSamples, nFeatures), as for {@link fitPca}
  * @param options - fit options and model metadata, as for {@link fitPca}

@@ -51,7 +51,8 @@ const model = fitPca(good, { nComponents: 2, ...meta });
 
 /** Detaches a typed array's buffer and frees its memory. */
 function detach(a: Float64Array): void {
-  structuredClone(a.buffer, { transfer: [a.buffer] });
+  const buffer = a.buffer as ArrayBuffer;
+  structuredClone(buffer, { transfer: [buffer] });
   gc();
 }
 

@@ -47,7 +47,8 @@ describe('fault 11: fitPcaAsync reads the rows as they were at the call', () => 
     const fitted = fitPcaAsync(m, meta);
     // The fit is queued behind the held threads: detach the caller's buffer and scribble over the
     // memory it owned (now the transfer's).
-    const moved = structuredClone(m.data.buffer, { transfer: [m.data.buffer] });
+    const buffer = m.data.buffer as ArrayBuffer;
+    const moved = structuredClone(buffer, { transfer: [buffer] });
     expect(m.data.length).toBe(0);
     new Float64Array(moved).fill(NaN);
     const [model] = await Promise.all([fitted, pool.release()]);
@@ -67,7 +68,8 @@ describe('fault 11: fitPcaAsync reads the rows as they were at the call', () => 
     const expected = native.fit(m.data, m.rows, m.cols, options);
     const pool = holdWorkerPool();
     const fitted = native.fitAsync(m.data, m.rows, m.cols, options);
-    new Float64Array(structuredClone(m.data.buffer, { transfer: [m.data.buffer] })).fill(1e300);
+    const buffer = m.data.buffer as ArrayBuffer;
+    new Float64Array(structuredClone(buffer, { transfer: [buffer] })).fill(1e300);
     const [result] = await Promise.all([fitted, pool.release()]);
     expect(result).toEqual(expected);
     expect(() => native.fitAsync(m.data, 3000, 4, options)).toThrow(
