@@ -1,18 +1,21 @@
 // The addon's one export list. Every function re-checks its arguments cheaply, converts core
 // errors into JavaScript ones, and leaves the maths to native/core.
 //
-//   fit(data, rows, cols, options) -> model fields          (sync)
-//   fitAsync(data, rows, cols, options) -> Promise<fields>   (AsyncWorker; input pinned, not
-//   copied) robustStats(data, rows, cols) -> { median, mad, meanAbsDev } new Accumulator(d):
-//   push(data, rows, cols), rows(), finish(median, mad, meanAbsDev, options) new Scorer(model):
-//   score(data, rows, fused, spe, t2, zMax, topMetric, anomalous, contributions) _fUpperQuantile,
-//   _chi2UpperQuantile, _normalUpperQuantile, _incBeta, _incGamma (tests only)
+//   fit(data, rows, cols, options) -> model fields
+//   fitAsync(data, rows, cols, options) -> Promise<model fields>   (an AsyncWorker; the input is
+//       copied on the calling thread, so the caller may reuse, detach or free it at once)
+//   robustStats(data, rows, cols) -> { median, mad, meanAbsDev }
+//   new Accumulator(d): push(data, rows, cols), rows(), finish(median, mad, meanAbsDev, options)
+//   new Scorer(model): score(data, rows, fused, spe, t2, zMax, topMetric, anomalous, contributions)
+//   maxFeatures: the most metrics per row (native/core/size_limits.h)
+//   _fUpperQuantile, _chi2UpperQuantile, _normalUpperQuantile, _incBeta, _incGamma (tests only)
 #include <napi.h>
 
 #include <exception>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "convert.h"
 #include "error.h"
@@ -20,10 +23,17 @@
 #include "pca.h"
 #include "robust.h"
 #include "scoring.h"
+#include "size_limits.h"
 #include "special.h"
 
 namespace tads::binding {
 namespace {
+
+// A failed allocation, as a PcaError OUT_OF_MEMORY.
+tads::Error out_of_memory() {
+  return tads::Error(ErrorKind::kPca, "OUT_OF_MEMORY",
+                     "out of memory: the native core could not allocate what this call needs");
+}
 
 // Runs fn, turning core and standard exceptions into JavaScript errors.
 template <typename Fn>
@@ -35,7 +45,7 @@ Napi::Value guarded(Napi::Env env, Fn&& fn) {
   } catch (const tads::Error& e) {
     throw to_js_error(env, e);
   } catch (const std::bad_alloc&) {
-    throw Napi::RangeError::New(env, "out of memory");
+    throw to_js_error(env, out_of_memory());
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, std::string("native error: ") + e.what());
   }
@@ -51,7 +61,7 @@ FitOptions fit_options(const Napi::Value& value) {
     throw_range("options.variance must be in (0, 1]");
   }
   out.n_components =
-      static_cast<int>(integer_in(o.Get("nComponents"), "options.nComponents", 0, 1 << 20));
+      static_cast<int>(integer_in(o.Get("nComponents"), "options.nComponents", 0, kMaxFeatures));
   out.alpha = finite_number(o.Get("alpha"), "options.alpha");
   if (!(out.alpha > 0.0 && out.alpha < 0.5)) throw_range("options.alpha must be in (0, 0.5)");
   out.z_limit = finite_number(o.Get("zLimit"), "options.zLimit");
@@ -109,35 +119,41 @@ Napi::Object model_to_js(Napi::Env env, const PcaModelData& m) {
 
 Napi::Value Fit(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
-    const MatrixArg x = matrix_arg(info, 0, "data");
+    // The options first: their getters may run JavaScript, which must not see the rows viewed.
     const FitOptions options = fit_options(info[3]);
+    const MatrixArg x = matrix_arg(info, 0, "data");
     return model_to_js(info.Env(), fit_matrix(x.data, x.rows, x.cols, options));
   });
 }
 
-// Fits off the event loop. Execute() never touches JavaScript; the input array is held by a
-// reference for the worker's lifetime instead of being copied.
+// Fits off the event loop. The input is copied here, on the calling thread, before the worker is
+// queued: JavaScript may write to, detach or collect its array while Execute() runs, so Execute()
+// reads only the copy and never touches JavaScript. (A reference alone would not do: a transfer
+// detaches the buffer and frees its memory whatever references are held.)
 class FitWorker : public Napi::AsyncWorker {
  public:
-  FitWorker(Napi::Env env, Napi::Float64Array input, MatrixArg x, FitOptions options)
+  FitWorker(Napi::Env env, std::vector<double> input, int64_t rows, int cols, FitOptions options)
       : Napi::AsyncWorker(env, "tads.fitAsync"),
         deferred_(Napi::Promise::Deferred::New(env)),
-        input_(Napi::Persistent(input)),
-        x_(x),
+        input_(std::move(input)),
+        rows_(rows),
+        cols_(cols),
         options_(options) {}
 
   Napi::Promise promise() const { return deferred_.Promise(); }
 
   void Execute() override {
     try {
-      result_ = fit_matrix(x_.data, x_.rows, x_.cols, options_);
+      result_ = fit_matrix(input_.data(), rows_, cols_, options_);
     } catch (const tads::Error& e) {
       error_.emplace(e);
     } catch (const std::bad_alloc&) {
-      error_.emplace(ErrorKind::kRange, "", "out of memory");
+      error_.emplace(out_of_memory());
     } catch (const std::exception& e) {
       error_.emplace(ErrorKind::kPca, "NATIVE", std::string("native error: ") + e.what());
     }
+    // The copy is no longer needed; free it now rather than when the promise settles.
+    std::vector<double>().swap(input_);
   }
 
   void OnOK() override {
@@ -154,8 +170,9 @@ class FitWorker : public Napi::AsyncWorker {
 
  private:
   Napi::Promise::Deferred deferred_;
-  Napi::Reference<Napi::Float64Array> input_;
-  MatrixArg x_;
+  std::vector<double> input_;
+  int64_t rows_;
+  int cols_;
   FitOptions options_;
   PcaModelData result_;
   std::optional<tads::Error> error_;
@@ -163,9 +180,13 @@ class FitWorker : public Napi::AsyncWorker {
 
 Napi::Value FitAsync(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
-    const MatrixArg x = matrix_arg(info, 0, "data");
+    // The options first: their getters may run JavaScript, which must not see the rows viewed.
     const FitOptions options = fit_options(info[3]);
-    auto* worker = new FitWorker(info.Env(), info[0].As<Napi::Float64Array>(), x, options);
+    const MatrixArg x = matrix_arg(info, 0, "data");
+    const uint64_t n = static_cast<uint64_t>(x.rows) * static_cast<uint64_t>(x.cols);
+    check_memory(n, "a copy of the training rows");
+    std::vector<double> input(x.data, x.data + n);
+    auto* worker = new FitWorker(info.Env(), std::move(input), x.rows, x.cols, options);
     const Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;
@@ -202,7 +223,7 @@ class Accumulator : public Napi::ObjectWrap<Accumulator> {
 
   explicit Accumulator(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Accumulator>(info) {
     guarded(info.Env(), [&]() -> Napi::Value {
-      const int d = static_cast<int>(integer_in(info[0], "nFeatures", 1, 1 << 20));
+      const int d = static_cast<int>(integer_in(info[0], "nFeatures", 1, kMaxFeatures));
       acc_ = std::make_unique<MomentAccumulator>(d);
       return info.Env().Undefined();
     });
@@ -265,27 +286,34 @@ class Scorer : public Napi::ObjectWrap<Scorer> {
     guarded(info.Env(), [&]() -> Napi::Value {
       if (!info[0].IsObject()) throw_type("model must be an object");
       const Napi::Object o = info[0].As<Napi::Object>();
-      const int d = static_cast<int>(integer_in(o.Get("nFeatures"), "model.nFeatures", 1, 1 << 20));
-      const int k = static_cast<int>(integer_in(o.Get("nComponents"), "model.nComponents", 1, d));
-      auto vec = [&](const char* key, const char* name, size_t len) {
-        const View<double> v = typed_array<double>(o.Get(key), name);
+      // Every property is read first: a getter runs JavaScript, which could detach an array
+      // whose memory had already been taken.
+      const Napi::Value n_features = o.Get("nFeatures"), n_components = o.Get("nComponents"),
+                        mean_v = o.Get("mean"), scale_v = o.Get("scale"),
+                        components_v = o.Get("components"), eigenvalues_v = o.Get("eigenvalues"),
+                        median_v = o.Get("median"), z_scale_v = o.Get("zScale"),
+                        spe_limit_v = o.Get("speLimit"), z_limit_v = o.Get("zLimit");
+      const int d = static_cast<int>(integer_in(n_features, "model.nFeatures", 1, kMaxFeatures));
+      const int k = static_cast<int>(integer_in(n_components, "model.nComponents", 1, d));
+      auto vec = [&](const Napi::Value& value, const char* name, size_t len) {
+        const View<double> v = typed_array<double>(value, name);
         if (v.length != len) {
           throw_range(std::string(name) + ".length must be " + std::to_string(len) + "; got " +
                       std::to_string(v.length));
         }
         return v.data;
       };
-      const double* mean = vec("mean", "model.mean", d);
-      const double* scale = vec("scale", "model.scale", d);
-      const double* comps = vec("components", "model.components", static_cast<size_t>(k) * d);
-      const View<double> eig = typed_array<double>(o.Get("eigenvalues"), "model.eigenvalues");
+      const double* mean = vec(mean_v, "model.mean", d);
+      const double* scale = vec(scale_v, "model.scale", d);
+      const double* comps = vec(components_v, "model.components", static_cast<size_t>(k) * d);
+      const View<double> eig = typed_array<double>(eigenvalues_v, "model.eigenvalues");
       if (eig.length < static_cast<size_t>(k)) {
         throw_range("model.eigenvalues.length must be >= nComponents = " + std::to_string(k));
       }
-      const double* median = vec("median", "model.median", d);
-      const double* z_scale = vec("zScale", "model.zScale", d);
-      const double spe_limit = finite_number(o.Get("speLimit"), "model.speLimit");
-      const double z_limit = finite_number(o.Get("zLimit"), "model.zLimit");
+      const double* median = vec(median_v, "model.median", d);
+      const double* z_scale = vec(z_scale_v, "model.zScale", d);
+      const double spe_limit = finite_number(spe_limit_v, "model.speLimit");
+      const double z_limit = finite_number(z_limit_v, "model.zLimit");
       model_ =
           prepare_scoring(d, k, mean, scale, comps, eig.data, median, z_scale, spe_limit, z_limit);
       return info.Env().Undefined();
@@ -296,12 +324,9 @@ class Scorer : public Napi::ObjectWrap<Scorer> {
   Napi::Value Score(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const View<double> x = typed_array<double>(info[0], "data");
-      const int64_t rows = integer_in(info[1], "rows", 0, int64_t{1} << 50);
+      const int64_t rows = integer_in(info[1], "rows", 0, kMaxRows);
       const size_t d = static_cast<size_t>(model_.d);
-      if (x.length != static_cast<size_t>(rows) * d) {
-        throw_range("data.length must equal rows * nFeatures = " + std::to_string(rows * d) +
-                    "; got " + std::to_string(x.length));
-      }
+      check_length(x.length, rows, model_.d, "data", "rows * nFeatures");
       const size_t n = static_cast<size_t>(rows);
       auto out_view = [&](auto view, const char* name, size_t need) {
         if (view.length < need) {
@@ -385,6 +410,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("robustStats", Napi::Function::New(env, RobustStatsFn, "robustStats"));
   exports.Set("Accumulator", Accumulator::Define(env));
   exports.Set("Scorer", Scorer::Define(env));
+  exports.Set("maxFeatures", Napi::Number::New(env, kMaxFeatures));
   exports.Set("_fUpperQuantile", Napi::Function::New(env, FUpperQuantile, "_fUpperQuantile"));
   exports.Set("_chi2UpperQuantile",
               Napi::Function::New(env, Chi2UpperQuantile, "_chi2UpperQuantile"));

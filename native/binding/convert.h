@@ -8,9 +8,11 @@
 #include <Eigen/Dense>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "error.h"
+#include "size_limits.h"
 
 namespace tads::binding {
 
@@ -64,10 +66,27 @@ inline double finite_number(const Napi::Value& value, const char* name) {
 inline int64_t integer_in(const Napi::Value& value, const char* name, int64_t lo, int64_t hi) {
   const double v = finite_number(value, name);
   if (v != std::floor(v) || v < static_cast<double>(lo) || v > static_cast<double>(hi)) {
+    char got[32];
+    std::snprintf(got, sizeof got, "%.17g", v);
     throw_range(std::string(name) + " must be an integer in [" + std::to_string(lo) + ", " +
-                std::to_string(hi) + "]; got " + std::to_string(v));
+                std::to_string(hi) + "]; got " + got);
   }
   return static_cast<int64_t>(v);
+}
+
+// data.length must equal rows * cols, computed without overflow; throws a RangeError naming the
+// array otherwise. `what` names the product, e.g. "rows * cols".
+inline void check_length(size_t length, int64_t rows, int64_t cols, const char* name,
+                         const char* what) {
+  uint64_t need = 0;
+  if (!checked_mul(static_cast<uint64_t>(rows), static_cast<uint64_t>(cols), &need)) {
+    throw_range(std::string(name) + ".length must equal " + what + ", which exceeds 2^64; got " +
+                std::to_string(length));
+  }
+  if (need != length) {
+    throw_range(std::string(name) + ".length must equal " + what + " = " + std::to_string(need) +
+                "; got " + std::to_string(length));
+  }
 }
 
 // A row-major matrix argument triple (data, rows, cols): checks rows * cols == data.length.
@@ -79,12 +98,9 @@ struct MatrixArg {
 
 inline MatrixArg matrix_arg(const Napi::CallbackInfo& info, size_t first, const char* name) {
   const View<double> data = typed_array<double>(info[first], name);
-  const int64_t rows = integer_in(info[first + 1], "rows", 0, int64_t{1} << 50);
-  const int64_t cols = integer_in(info[first + 2], "cols", 1, int64_t{1} << 20);
-  if (static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols) != data.length) {
-    throw_range(std::string(name) + ".length must equal rows * cols = " +
-                std::to_string(rows * cols) + "; got " + std::to_string(data.length));
-  }
+  const int64_t rows = integer_in(info[first + 1], "rows", 0, kMaxRows);
+  const int64_t cols = integer_in(info[first + 2], "cols", 1, kMaxFeatures);
+  check_length(data.length, rows, cols, name, "rows * cols");
   return {data.data, rows, static_cast<int>(cols)};
 }
 

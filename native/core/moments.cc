@@ -5,6 +5,7 @@
 #include <string>
 
 #include "error.h"
+#include "size_limits.h"
 
 namespace tads {
 
@@ -37,9 +38,17 @@ int64_t first_non_finite_row(const double* data, int64_t rows, int d) {
   return -1;
 }
 
-MomentAccumulator::MomentAccumulator(int d)
-    : d_(d), pending_(static_cast<size_t>(kMomentBlockRows) * static_cast<size_t>(d)) {
-  if (d < 1) throw_range("nFeatures must be an integer >= 1; got " + std::to_string(d));
+MomentAccumulator::MomentAccumulator(int d) : d_(d) {
+  if (d < 1 || d > kMaxFeatures) {
+    throw_range("nFeatures must be an integer in [1, " + std::to_string(kMaxFeatures) + "]; got " +
+                std::to_string(d));
+  }
+  // The partial block and a centered copy of a block; the co-moment, the copy a push keeps to
+  // roll back, and the one moments() returns.
+  const uint64_t block = static_cast<uint64_t>(kMomentBlockRows) * static_cast<uint64_t>(d);
+  check_memory(2 * block + 3 * static_cast<uint64_t>(d) * static_cast<uint64_t>(d),
+               "streaming moments of " + std::to_string(d) + " metrics");
+  pending_.resize(block);
   totals_.mean = Eigen::VectorXd::Zero(d);
   totals_.comoment = Eigen::MatrixXd::Zero(d, d);
 }
@@ -108,18 +117,20 @@ void MomentAccumulator::push(const double* data, int64_t rows) {
   if (rows < 0) throw_range("rows must be >= 0; got " + std::to_string(rows));
   // Rollback point: a non-finite value anywhere leaves the accumulator as it was. Each piece is
   // checked just before it is folded or buffered, while it is in cache, so a large chunk is read
-  // from memory once. The buffered rows are saved only when this chunk will flush the buffer.
-  const Moments saved_totals = totals_;
+  // from memory once. The totals (d x d) and the buffered rows are saved only when this chunk
+  // will fold a block; a chunk that only adds to the buffer leaves them untouched.
+  const bool folds = pending_rows_ + rows >= kMomentBlockRows;
+  const Moments saved_totals = folds ? totals_ : Moments{};
   const int64_t saved_n = n_;
   const int64_t saved_pending = pending_rows_;
   std::vector<double> saved_rows;
-  if (pending_rows_ > 0 && pending_rows_ + rows >= kMomentBlockRows) {
+  if (pending_rows_ > 0 && folds) {
     saved_rows.assign(pending_.begin(), pending_.begin() + pending_rows_ * d_);
   }
   const auto check = [&](int64_t from, int64_t count) {
     const int64_t bad = first_non_finite_row(data + from * d_, count, d_);
     if (bad < 0) return;
-    totals_ = saved_totals;
+    if (folds) totals_ = saved_totals;
     n_ = saved_n;
     pending_rows_ = saved_pending;
     std::copy(saved_rows.begin(), saved_rows.end(), pending_.begin());

@@ -24,7 +24,8 @@ struct Moments {
 
 class MomentAccumulator {
  public:
-  // Starts empty for rows of d values (d >= 1).
+  // Starts empty for rows of d values, 1 <= d <= kMaxFeatures. Throws a range error for any other
+  // d, and a PcaError OUT_OF_MEMORY when the machine cannot hold the state.
   explicit MomentAccumulator(int d);
 
   // Appends `rows` rows of d values (row-major). Throws a range error naming the first row with a

@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "scoring.h"
+#include "size_limits.h"
 #include "special.h"
 
 namespace tads {
@@ -104,6 +105,9 @@ PcaModelData fit_from_moments(const Moments& moments, const RobustStats& robust,
   if (n < 2) {
     throw_pca("TOO_FEW_ROWS", "fitting needs at least 2 rows; got " + std::to_string(n));
   }
+  // The covariance, the solver's eigenvectors and workspace, and the reordered eigenvectors.
+  check_memory(4 * static_cast<uint64_t>(d) * static_cast<uint64_t>(d),
+               "the eigendecomposition of " + std::to_string(d) + " metrics");
   PcaModelData m;
   m.d = d;
   m.n = n;

@@ -22,11 +22,17 @@ void check_finite(const double* v, int n, const char* field) {
   }
 }
 
+// Scoring multiplies by reciprocals: a value so small that its reciprocal overflows (a subnormal)
+// would turn every score into Infinity or NaN, so it is refused with the rest.
 void check_positive(const double* v, int n, const char* field) {
   for (int i = 0; i < n; ++i) {
     if (!(v[i] > 0.0) || !std::isfinite(v[i])) {
       throw_range(std::string("model.") + field + "[" + std::to_string(i) +
                   "] must be finite and > 0");
+    }
+    if (!std::isfinite(1.0 / v[i])) {
+      throw_range(std::string("model.") + field + "[" + std::to_string(i) +
+                  "] is too small: its reciprocal overflows");
     }
   }
 }
@@ -246,13 +252,17 @@ ScoringModel prepare_scoring(int d, int k, const double* mean, const double* sca
   check_positive(eigenvalues, k, "eigenvalues");
   check_finite(median, d, "median");
   check_positive(z_scale, d, "z_scale");
-  if (!(z_limit > 0.0) || !std::isfinite(z_limit)) {
-    throw_range("model.z_limit must be finite and > 0");
-  }
+  const auto check_limit = [](double v, const char* field) {
+    if (!(v > 0.0) || !std::isfinite(v)) {
+      throw_range(std::string("model.") + field + " must be finite and > 0");
+    }
+    if (!std::isfinite(1.0 / v)) {
+      throw_range(std::string("model.") + field + " is too small: its reciprocal overflows");
+    }
+  };
+  check_limit(z_limit, "z_limit");
   const bool has_spe = d > 1;
-  if (has_spe && (!(spe_limit > 0.0) || !std::isfinite(spe_limit))) {
-    throw_range("model.spe_limit must be finite and > 0");
-  }
+  if (has_spe) check_limit(spe_limit, "spe_limit");
   ScoringModel m;
   m.d = d;
   m.k = k;

@@ -1,11 +1,13 @@
-// The native core's own test, without Node: special functions against tabulated values, the
-// chunk-invariance of the streaming moments, exact medians, and scoring of invalid records.
-// Build and run (also under AddressSanitizer or valgrind for a leak check):
+// The native core's own test, without Node: the size limits and memory check, special functions
+// against tabulated values, the chunk-invariance of the streaming moments, exact medians, and
+// scoring of invalid records. scripts/sanitize.sh builds and runs it under AddressSanitizer and
+// UndefinedBehaviorSanitizer; to build and run it alone (or under valgrind for a leak check):
 //   cmake -S . -B build/native-tools -DTADS_NATIVE_TOOLS=ON && cmake --build build/native-tools
 //   build/native-tools/tads_core_test
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "error.h"
@@ -13,6 +15,7 @@
 #include "pca.h"
 #include "robust.h"
 #include "scoring.h"
+#include "size_limits.h"
 #include "special.h"
 
 namespace {
@@ -149,7 +152,37 @@ void test_scoring() {
 
 }  // namespace
 
+// The size limits: overflow-safe products, the memory check, and the d range of the moments.
+void test_limits() {
+  uint64_t product = 0;
+  check(tads::checked_mul(uint64_t{1} << 50, 10000, &product) &&
+            product == (uint64_t{1} << 50) * 10000,
+        "checked_mul: 2^50 * 10000 fits");
+  check(!tads::checked_mul(uint64_t{1} << 50, uint64_t{1} << 14, &product),
+        "checked_mul: 2^50 * 2^14 overflows");
+  const auto code_of = [](auto&& fn) -> std::string {
+    try {
+      fn();
+    } catch (const tads::Error& e) {
+      return e.code().empty() ? "range" : e.code();
+    }
+    return "none";
+  };
+  const uint64_t doubles = tads::physical_memory_bytes() / sizeof(double);
+  check(code_of([&] { tads::check_memory(doubles, "all of memory"); }) == "none",
+        "check_memory: all of memory is allowed");
+  check(code_of([&] { tads::check_memory(doubles + 1, "more"); }) == "OUT_OF_MEMORY",
+        "check_memory: more than memory is OUT_OF_MEMORY");
+  check(code_of([&] { tads::check_memory(UINT64_MAX, "2^64 doubles"); }) == "OUT_OF_MEMORY",
+        "check_memory: a byte count past 2^64 is OUT_OF_MEMORY");
+  check(code_of([] { tads::MomentAccumulator acc(tads::kMaxFeatures + 1); }) == "range",
+        "MomentAccumulator: d > kMaxFeatures is a range error");
+  check(code_of([] { tads::MomentAccumulator acc(0); }) == "range",
+        "MomentAccumulator: d = 0 is a range error");
+}
+
 int main() {
+  test_limits();
   test_special();
   test_moments();
   test_median();

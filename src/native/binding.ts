@@ -1,7 +1,8 @@
 /**
  * The one place that loads the native addon (build/Release/tads.node). Every other module goes
  * through {@link native}; a missing or broken build fails here with one message listing what was
- * tried and how to fix it.
+ * tried and how to fix it. `TADS_NATIVE_ADDON`, when set, names the one .node file to load instead
+ * (the sanitizer run, scripts/sanitize.sh, points it at its own build).
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -105,6 +106,8 @@ export interface NativeBinding {
   ): { median: Float64Array; mad: Float64Array; meanAbsDev: Float64Array };
   Accumulator: new (nFeatures: number) => NativeAccumulator;
   Scorer: new (model: NativeScorerInit) => NativeScorer;
+  /** Most metrics per row (d) the core accepts. */
+  maxFeatures: number;
   _fUpperQuantile(alpha: number, d1: number, d2: number): number;
   _chi2UpperQuantile(alpha: number, h: number): number;
   _normalUpperQuantile(alpha: number): number;
@@ -115,10 +118,10 @@ export interface NativeBinding {
 function load(): NativeBinding {
   const here = dirname(fileURLToPath(import.meta.url));
   // From src/native (sources) or dist/src/native (compiled): the package root is two or three up.
-  const candidates = [
-    resolve(here, '../../build/Release/tads.node'),
-    resolve(here, '../../../build/Release/tads.node'),
-  ];
+  const override = process.env.TADS_NATIVE_ADDON;
+  const candidates = override
+    ? [resolve(override)]
+    : [resolve(here, '../../build/Release/tads.node'), resolve(here, '../../../build/Release/tads.node')];
   const require = createRequire(import.meta.url);
   const failures: string[] = [];
   for (const path of candidates) {

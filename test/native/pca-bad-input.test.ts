@@ -136,7 +136,7 @@ describe('fitPca: bad options', () => {
 
 describe('PcaAccumulator: bad input', () => {
   it('checks nFeatures, chunk shape and finiteness, and adds nothing of a bad chunk', () => {
-    expect(() => new PcaAccumulator(0)).toThrow(new RangeError('nFeatures must be an integer in [1, 1048576]; got 0'));
+    expect(() => new PcaAccumulator(0)).toThrow(new RangeError('nFeatures must be an integer in [1, 10000]; got 0'));
     const acc = new PcaAccumulator(4);
     expect(() => acc.push(matrix(2, 3, () => 1))).toThrow(new RangeError('chunk.cols must equal nFeatures = 4; got 3'));
     acc.push({ rows: 10, cols: 4, data: good.data.subarray(0, 40) });
