@@ -1,17 +1,23 @@
 /**
  * Maps errors to HTTP: domain errors (src/core/errors.ts) to their status and the error body of
- * DESIGN.md, zod failures to a 400 naming each field, unreachable databases to 503, anything
- * else (an `internal` TadsError included) to a 500 that reveals nothing of the server.
+ * DESIGN.md, zod failures to a 400 naming each field, unreachable or busy databases to 503 (with
+ * `Retry-After`), anything else (an `internal` TadsError included) to a 500 that reveals nothing
+ * of the server.
  */
 import type { z } from 'zod';
 import { ERROR_STATUS, type ErrorBody } from '../contract/errors.js';
 import { isTadsError, ValidationError, type FieldIssue } from '../core/errors.js';
 import { toDatabaseError } from '../db/errors.js';
 
+/** Seconds a client is asked to wait before trying again after a 503 (`Retry-After`). */
+export const RETRY_AFTER_SECONDS = 1;
+
 /** An error turned into a response. */
 export interface ErrorResponse {
   status: number;
   body: ErrorBody;
+  /** Headers to send with it: `Retry-After` on a 503 (the database or a service unavailable). */
+  headers: Record<string, string>;
   /** True for an unexpected failure (a bug or an unknown condition): worth logging. */
   unexpected: boolean;
 }
@@ -27,15 +33,18 @@ export function toErrorResponse(err: unknown): ErrorResponse {
   // An internal error's message may carry anything (a database's or a library's text): it is
   // logged, never sent.
   if (isTadsError(e) && e.code !== 'internal') {
+    const status = ERROR_STATUS[e.code];
     return {
-      status: ERROR_STATUS[e.code],
+      status,
       body: { error: { code: e.code, message: e.message, details: e.details } },
+      headers: status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {},
       unexpected: false,
     };
   }
   return {
     status: 500,
     body: { error: { code: 'internal', message: 'internal server error', details: null } },
+    headers: {},
     unexpected: true,
   };
 }

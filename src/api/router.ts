@@ -765,7 +765,7 @@ export class Router {
   // Any error becomes the error body of DESIGN.md with its status (unexpected ones are logged).
   #fail(route: CompiledRoute, ex: Exchange, err: unknown): void {
     if (ex.finished) return;
-    const { status, body, unexpected } = toErrorResponse(err);
+    const { status, body, headers, unexpected } = toErrorResponse(err);
     if (unexpected) {
       this.#options.log.error('request failed', {
         method: ex.method,
@@ -777,6 +777,6 @@ export class Router {
     // connection.
     const unread =
       status === 413 || (err instanceof ValidationError && err.issues[0]?.path === 'headers.content-length');
-    ex.sendJson(status, body, unread);
+    ex.send(status, JSON.stringify(body), JSON_CONTENT_TYPE, headers, unread);
   }
 }

@@ -40,7 +40,7 @@ export interface CliDatabase {
  *
  * @param flags - the parsed flags, with `db-conn` and `data-dir` among them
  * @param io - the command's environment
- * @param poolOptions - pool size and name
+ * @param poolOptions - pool size and name (the timeouts come from the configuration unless given)
  * @throws ValidationError for a malformed configuration; whatever starting the embedded server
  *   throws
  */
@@ -60,7 +60,11 @@ export async function openCliDatabase(
     config.databaseUrl === undefined
       ? await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort })
       : undefined;
-  const pool = createPool(config.databaseUrl ?? embedded!.url, poolOptions);
+  const pool = createPool(config.databaseUrl ?? embedded!.url, {
+    connectionTimeoutMillis: config.pgAcquireTimeoutMs,
+    queryTimeoutMillis: config.pgQueryTimeoutMs,
+    ...poolOptions,
+  });
   return {
     config,
     pool,

@@ -15,6 +15,9 @@
  * | `CORS_ORIGINS`      | (none)                  | comma-separated origins allowed by CORS, or `*`  |
  * | `TADS_INFERENCE_RUNS_KEEP` | 10000            | inference runs kept (older ones are pruned)      |
  * | `TADS_ALLOWED_HOSTS` | loopback names, `HOST` | comma-separated host names the API answers to   |
+ * | `TADS_PG_POOL`      | 10                      | most database connections the server opens (≥ 3) |
+ * | `TADS_PG_ACQUIRE_TIMEOUT_MS` | 5000           | wait for a free connection before a 503          |
+ * | `TADS_PG_QUERY_TIMEOUT_MS` | 30000            | wait for a short query's answer before a 503 (0: none) |
  */
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.js';
@@ -35,6 +38,12 @@ export interface Config {
   corsOrigins: string[];
   /** How many inference runs are kept; the reaper prunes older ones. */
   inferenceRunsKeep: number;
+  /** Most connections of the server's database pool. */
+  pgPool: number;
+  /** How long a request waits for a free connection of the pool, in ms. */
+  pgAcquireTimeoutMs: number;
+  /** How long a query run through the pool waits for its answer, in ms (0: no limit). */
+  pgQueryTimeoutMs: number;
   /**
    * Host names (lower case, no port; IPv6 addresses in brackets) that requests may name in their
    * `Host` header and WebSocket pages in their `Origin`: any other is refused, so a page whose
@@ -100,6 +109,12 @@ const byteSize = z
       .max(MAX_BODY_LIMIT, `BODY_LIMIT must be at most ${MAX_BODY_LIMIT} bytes`),
   );
 
+/** An integer in [min, max] read from a variable, with one message for every way to miss. */
+const integerIn = (name: string, min: number, max: number) => {
+  const msg = `${name} must be an integer in [${min}, ${max}]`;
+  return z.coerce.number({ error: msg }).int(msg).min(min, msg).max(max, msg);
+};
+
 const databaseUrl = z
   .string()
   .refine((s) => /^postgres(ql)?:\/\//.test(s) && URL.canParse(s), 'DATABASE_URL must be a postgres:// URL');
@@ -146,6 +161,10 @@ const Env = z.object({
       'TADS_ALLOWED_HOSTS must be comma-separated host names without port or scheme (localhost, tads.example, 10.0.0.5, [::1])',
     )
     .optional(),
+  // A generation needs two connections side by side, a scoring job and the analytics three.
+  TADS_PG_POOL: integerIn('TADS_PG_POOL', 3, 1000).default(10),
+  TADS_PG_ACQUIRE_TIMEOUT_MS: integerIn('TADS_PG_ACQUIRE_TIMEOUT_MS', 1, 600_000).default(5000),
+  TADS_PG_QUERY_TIMEOUT_MS: integerIn('TADS_PG_QUERY_TIMEOUT_MS', 0, 3_600_000).default(30_000),
 });
 
 /** Explicit options: each one wins over its environment variable. */
@@ -180,6 +199,9 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
   set('GENERATOR_ADDRESS', options.generatorAddress);
   set('BODY_LIMIT', options.bodyLimit);
   set('TADS_INFERENCE_RUNS_KEEP', options.inferenceRunsKeep);
+  set('TADS_PG_POOL', options.pgPool);
+  set('TADS_PG_ACQUIRE_TIMEOUT_MS', options.pgAcquireTimeoutMs);
+  set('TADS_PG_QUERY_TIMEOUT_MS', options.pgQueryTimeoutMs);
   if (options.corsOrigins !== undefined) raw.CORS_ORIGINS = options.corsOrigins.join(',');
   if (options.allowedHosts !== undefined) raw.TADS_ALLOWED_HOSTS = options.allowedHosts.join(',');
 
@@ -205,6 +227,9 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     corsOrigins: e.CORS_ORIGINS,
     inferenceRunsKeep: e.TADS_INFERENCE_RUNS_KEEP,
     allowedHosts: e.TADS_ALLOWED_HOSTS ?? defaultAllowedHosts(e.HOST),
+    pgPool: e.TADS_PG_POOL,
+    pgAcquireTimeoutMs: e.TADS_PG_ACQUIRE_TIMEOUT_MS,
+    pgQueryTimeoutMs: e.TADS_PG_QUERY_TIMEOUT_MS,
   } as Config;
   // The URL may carry a password: keep it off enumeration (logs, JSON.stringify).
   Object.defineProperty(config, 'databaseUrl', { value: e.DATABASE_URL, enumerable: false });

@@ -1,6 +1,7 @@
 /**
- * Classifies PostgreSQL and driver errors: a server that cannot be reached becomes a
- * DatabaseUnavailableError (the API answers 503), anything else is left as it is.
+ * Classifies PostgreSQL and driver errors: a server that cannot be reached, does not answer in
+ * time, or whose pool has no connection free in time becomes a DatabaseUnavailableError (the API
+ * answers 503 with `Retry-After`), anything else is left as it is.
  */
 import { DatabaseUnavailableError, isTadsError } from '../core/errors.js';
 
@@ -26,7 +27,12 @@ const DRIVER_MESSAGES = [
   'timeout expired',
   'Client has encountered a connection error',
   'Cannot use a pool after calling end',
+  // the query timeout of `pool.query` and of probes (src/db/pool.ts): the server did not answer
+  'Query read timeout',
 ];
+
+// The pool's acquire timeout: every connection stayed in use (or none could open) in time.
+const POOL_TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect';
 
 /** The SQLSTATE (or Node error code) of `err`, if it has one. */
 export function codeOf(err: unknown): string | undefined {
@@ -64,6 +70,12 @@ export function isConnectionError(err: unknown): boolean {
  */
 export function toDatabaseError(err: unknown): unknown {
   if (isTadsError(err)) return err;
+  if (err instanceof Error && err.message.includes(POOL_TIMEOUT_MESSAGE)) {
+    return new DatabaseUnavailableError(
+      'database busy: no connection of the pool came free within the acquire timeout',
+      { cause: err },
+    );
+  }
   if (isConnectionError(err)) {
     const reason = err instanceof Error && err.message ? err.message : String(codeOf(err) ?? 'unreachable');
     return new DatabaseUnavailableError(`database unavailable: ${reason}`, { cause: err });

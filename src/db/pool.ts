@@ -11,14 +11,37 @@ export type PoolClient = pg.PoolClient;
 /** Anything that runs queries: the pool itself or a checked-out client (inside a transaction). */
 export type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
 
+/** Default most connections of a pool. */
+export const DEFAULT_POOL_MAX = 10;
+/** Default wait for a free connection (or a new one to open), in ms. */
+export const DEFAULT_ACQUIRE_TIMEOUT_MS = 5000;
+/** Default longest wait for the answer to a query run through `pool.query`, in ms. */
+export const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
+
 /** Options of {@link createPool}. */
 export interface PoolOptions {
-  /** Most connections open at once (default 10). */
+  /** Most connections open at once (default {@link DEFAULT_POOL_MAX}). */
   max?: number;
-  /** How long to wait for a connection before failing, in ms (default 5000). */
+  /**
+   * How long to wait for a connection — a free one of the pool, or a new one to open — before
+   * failing, in ms (default {@link DEFAULT_ACQUIRE_TIMEOUT_MS}).
+   */
   connectionTimeoutMillis?: number;
+  /**
+   * Longest wait for the answer to a query run through `pool.query`, in ms (default
+   * {@link DEFAULT_QUERY_TIMEOUT_MS}; 0: no limit). The driver then gives up and closes that
+   * connection, so a stalled server fails such queries instead of hanging them. Queries on a
+   * checked-out client (`pool.connect()`: COPYs, transactions, the long reads of jobs and
+   * analytics) are not limited.
+   */
+  queryTimeoutMillis?: number;
   /** `application_name` shown in pg_stat_activity (default `tads`). */
   applicationName?: string;
+}
+
+/** True for a query given as an object of text and values (not a COPY stream or a cursor). */
+function isQueryConfig(q: unknown): q is Record<string, unknown> {
+  return typeof q === 'object' && q !== null && typeof (q as { submit?: unknown }).submit !== 'function';
 }
 
 /**
@@ -37,8 +60,8 @@ export interface PoolOptions {
 export function createPool(url: string, options: PoolOptions = {}): Pool {
   const pool = new pg.Pool({
     connectionString: url,
-    max: options.max ?? 10,
-    connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5000,
+    max: options.max ?? DEFAULT_POOL_MAX,
+    connectionTimeoutMillis: options.connectionTimeoutMillis ?? DEFAULT_ACQUIRE_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
     application_name: options.applicationName ?? 'tads',
   });
@@ -50,7 +73,91 @@ export function createPool(url: string, options: PoolOptions = {}): Pool {
   pool.on('connect', (client) => {
     client.on('error', () => {});
   });
+  // The query timeout of `pool.query` only: the driver's own option would apply to every query of
+  // every client, the long COPYs and reads of jobs included. A query that times out fails its
+  // connection, which the pool then closes rather than reuses.
+  const timeout = options.queryTimeoutMillis ?? DEFAULT_QUERY_TIMEOUT_MS;
+  if (timeout > 0) {
+    const query = pool.query.bind(pool) as (q: unknown, ...rest: unknown[]) => unknown;
+    pool.query = ((q: unknown, ...rest: unknown[]) => {
+      const limited =
+        typeof q === 'string'
+          ? { text: q, query_timeout: timeout }
+          : isQueryConfig(q)
+            ? { query_timeout: timeout, ...q }
+            : q;
+      return query(limited, ...rest);
+    }) as Pool['query'];
+  }
   return pool;
+}
+
+// The multi-connection checkouts waiting for their turn, per pool (see connectSeveral).
+const checkoutQueues = new WeakMap<Pool, Promise<unknown>>();
+
+/**
+ * Checks out `n` connections for work that needs them side by side (a COPY and the heartbeat
+ * that keeps its lease, say). Such checkouts take turns on each pool, so that two of them never
+ * each hold part of what they need while waiting for the rest: ten generations on a pool of ten
+ * connections would otherwise each take one and wait for a second until the acquire timeout.
+ * Release every client when done.
+ *
+ * @param pool - the pool
+ * @param n - how many connections, at least 1 and at most the pool's `max`
+ * @throws RangeError when `n` is not in [1, max]; DatabaseUnavailableError when the connections
+ *   cannot be had within the pool's acquire timeout (each one's) or the database is down
+ */
+export async function connectSeveral(pool: Pool, n: number): Promise<PoolClient[]> {
+  const max = pool.options.max ?? DEFAULT_POOL_MAX;
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    throw new RangeError(`connections wanted must be an integer in [1, ${max}] (the pool's max); got ${n}`);
+  }
+  const previous = checkoutQueues.get(pool) ?? Promise.resolve();
+  const turn = previous.then(async () => {
+    const clients: PoolClient[] = [];
+    try {
+      while (clients.length < n) clients.push(await pool.connect());
+      return clients;
+    } catch (err) {
+      for (const c of clients) c.release();
+      throw toDatabaseError(err);
+    }
+  });
+  const settled = turn.then(
+    () => {},
+    () => {},
+  );
+  checkoutQueues.set(pool, settled);
+  void settled.then(() => {
+    if (checkoutQueues.get(pool) === settled) checkoutQueues.delete(pool);
+  });
+  return turn;
+}
+
+/**
+ * A pool of one connection to `pool`'s database, beside it, for probes that must not queue
+ * behind its work (`/health`): opening its connection and each of its queries are limited to
+ * `timeoutMs`, so a stalled server fails a probe within that time. Its connection closes after a
+ * while unused and never keeps the process alive, so it needs no ending.
+ *
+ * @param pool - the pool whose database to probe
+ * @param timeoutMs - the limit of connecting and of each query, in ms
+ */
+export function createProbePool(pool: Pool, timeoutMs: number): Pool {
+  const probe = new pg.Pool({
+    ...pool.options,
+    max: 1,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+    idleTimeoutMillis: 10_000,
+    allowExitOnIdle: true,
+    application_name: 'tads probe',
+  });
+  probe.on('error', () => {});
+  probe.on('connect', (client) => {
+    client.on('error', () => {});
+  });
+  return probe;
 }
 
 /**

@@ -24,7 +24,7 @@ import {
   updateDatasetProgress,
 } from '../db/datasets.js';
 import { toDatabaseError } from '../db/errors.js';
-import type { Pool, PoolClient } from '../db/pool.js';
+import { connectSeveral, type Pool, type PoolClient } from '../db/pool.js';
 import {
   attachTelemetryPartition,
   copyTelemetryIn,
@@ -106,8 +106,8 @@ function messageOf(err: unknown): string {
 /**
  * Generates a dataset into PostgreSQL.
  *
- * Stages: validate the parameters; mark the dataset running; in one transaction create its
- * partition, COPY the generated chunks in (renewing the lease with each progress update, which
+ * Stages: validate the parameters; check out two connections together (the load's and the
+ * dataset row's); mark the dataset running; in one transaction create its partition, COPY the generated chunks in (renewing the lease with each progress update, which
  * also stops the load if the lease was lost), build the primary key and attach; commit; mark it
  * completed with the exact count. Any failure rolls the load back and marks the dataset failed
  * with the error (if the database itself is gone, the lease expires and the reaper fails it).
@@ -126,7 +126,7 @@ export async function ingestDataset(pool: Pool, options: IngestOptions): Promise
   const started = performance.now();
   const { datasetId, owner } = options;
   const interval = options.progressIntervalMs ?? 1000;
-  let client: PoolClient | undefined;
+  let clients: PoolClient[] = [];
   let broken = false;
   let committed = false;
   try {
@@ -139,15 +139,15 @@ export async function ingestDataset(pool: Pool, options: IngestOptions): Promise
     const rowsTotal = data.totalRows;
     const failAfter = options.failAfterRows;
 
-    await markDatasetRunning(pool, datasetId, owner);
-    try {
-      client = await pool.connect();
-    } catch (err) {
-      throw toDatabaseError(err);
-    }
+    // Two connections, had together: one for the load, one for the dataset's row (its lease is
+    // renewed while the load's transaction is open). Holding one while waiting for the other would
+    // let a burst of generations take the whole pool and wait on each other.
+    clients = await connectSeveral(pool, 2);
+    const [client, control] = clients as [PoolClient, PoolClient];
     // A connection lost mid-load errors the running query; without a listener the client's own
     // 'error' event would also crash the process.
-    client.on('error', ignoreClientError);
+    for (const c of clients) c.on('error', ignoreClientError);
+    await markDatasetRunning(control, datasetId, owner);
 
     // Load: one transaction, so that a failure anywhere leaves nothing behind
     await client.query('BEGIN');
@@ -174,7 +174,7 @@ export async function ingestDataset(pool: Pool, options: IngestOptions): Promise
         if (now - lastUpdate < interval) return;
         lastUpdate = now;
         // The heartbeat: renews the lease, and throws (aborting the COPY) if it was lost
-        await updateDatasetProgress(pool, datasetId, owner, rowsDone);
+        await updateDatasetProgress(control, datasetId, owner, rowsDone);
         report(rowsDone);
       },
     });
@@ -185,13 +185,14 @@ export async function ingestDataset(pool: Pool, options: IngestOptions): Promise
 
     // Complete
     const episodes = data.episodes();
-    await markDatasetCompleted(pool, datasetId, owner, copied, {
+    await markDatasetCompleted(control, datasetId, owner, copied, {
       episodes: episodes.length,
       anomalous_rows: episodes.reduce((s, e) => s + e.length, 0),
     });
     report(copied);
     return { rows: copied, seconds: (performance.now() - started) / 1000 };
   } catch (err) {
+    const client = clients[0];
     if (client && !committed) {
       try {
         await client.query('ROLLBACK');
@@ -199,6 +200,9 @@ export async function ingestDataset(pool: Pool, options: IngestOptions): Promise
         broken = true; // the connection itself failed: do not reuse it
       }
     }
+    // Give the connections back before failing the dataset through the pool.
+    release(clients, broken);
+    clients = [];
     const error = toDatabaseError(err);
     try {
       if (error instanceof ConflictError) {
@@ -217,9 +221,16 @@ export async function ingestDataset(pool: Pool, options: IngestOptions): Promise
     }
     throw error;
   } finally {
-    client?.off('error', ignoreClientError);
-    client?.release(broken);
+    release(clients, broken);
   }
+}
+
+/** Releases the ingest's connections (the load's one destroyed when `broken`). */
+function release(clients: PoolClient[], broken: boolean): void {
+  clients.forEach((c, i) => {
+    c.off('error', ignoreClientError);
+    c.release(i === 0 && broken);
+  });
 }
 
 /**

@@ -130,6 +130,7 @@ export async function startGeneratorServer(opts: GeneratorServerOptions): Promis
   const shutdown = new AbortController();
   const running = new Set<Promise<unknown>>();
   const progressInterval = opts.progressIntervalMs ?? 500;
+  let precomputes: Promise<void> = Promise.resolve();
 
   // Generate: create the dataset row, answer with its id, then generate in the background
   const generate: grpc.handleServerStreamingCall<unknown, unknown> = (call) => {
@@ -164,8 +165,11 @@ export async function startGeneratorServer(opts: GeneratorServerOptions): Promis
           send('completed', res.rows);
           // Precompute the dataset's analytics now, off the generation's clock, so the first
           // dashboard visit is answered from stored figures (a request before this finishes
-          // computes them itself, under the same lock).
-          void computeDatasetStats(pool, datasetId).catch(() => {});
+          // computes them itself, under the same lock). One at a time: each takes three
+          // connections, and a burst of generations must not take the whole pool with them.
+          precomputes = precomputes.then(() =>
+            shutdown.signal.aborted ? undefined : computeDatasetStats(pool, datasetId).catch(() => {}),
+          );
         },
         (err: unknown) => send('failed', 0, err instanceof Error ? err.message : String(err)),
       );

@@ -99,7 +99,11 @@ export async function startSystem(options: SystemOptions): Promise<System> {
         });
         url = db.url;
       }
-      const own = createPool(url);
+      const own = createPool(url, {
+        max: config.pgPool,
+        connectionTimeoutMillis: config.pgAcquireTimeoutMs,
+        queryTimeoutMillis: config.pgQueryTimeoutMs,
+      });
       stack.push(() => own.end());
       pool = own;
     }

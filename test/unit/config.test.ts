@@ -19,6 +19,15 @@ describe('loadConfig: bad values', () => {
     expect(() => loadConfig({}, { GENERATOR_ADDRESS: 'nowhere' })).toThrow(
       /GENERATOR_ADDRESS must be host:port/,
     );
+    expect(() => loadConfig({}, { TADS_PG_POOL: '2' })).toThrow(
+      'TADS_PG_POOL must be an integer in [3, 1000]; got "2"',
+    );
+    expect(() => loadConfig({}, { TADS_PG_ACQUIRE_TIMEOUT_MS: '0' })).toThrow(
+      'TADS_PG_ACQUIRE_TIMEOUT_MS must be an integer in [1, 600000]; got "0"',
+    );
+    expect(() => loadConfig({}, { TADS_PG_QUERY_TIMEOUT_MS: '1.5' })).toThrow(
+      'TADS_PG_QUERY_TIMEOUT_MS must be an integer in [0, 3600000]; got "1.5"',
+    );
   });
 
   it('never shows the database URL in messages', () => {
@@ -42,6 +51,9 @@ describe('loadConfig', () => {
       corsOrigins: [],
       inferenceRunsKeep: 10_000,
       allowedHosts: ['localhost', '127.0.0.1', '[::1]'],
+      pgPool: 10,
+      pgAcquireTimeoutMs: 5000,
+      pgQueryTimeoutMs: 30_000,
     });
     expect(c.databaseUrl).toBeUndefined();
   });
@@ -55,8 +67,10 @@ describe('loadConfig', () => {
       CORS_ORIGINS: 'https://a.example, https://b.example',
       GENERATOR_PORT: '6000',
     };
-    const c = loadConfig({ port: 7000 }, env);
+    const c = loadConfig({ port: 7000, pgQueryTimeoutMs: 0 }, { ...env, TADS_PG_POOL: '20' });
     expect(c.port).toBe(7000);
+    expect(c.pgPool).toBe(20);
+    expect(c.pgQueryTimeoutMs).toBe(0);
     expect(c.host).toBe('0.0.0.0');
     expect(c.bodyLimit).toBe(512 * 1024);
     expect(c.corsOrigins).toEqual(['https://a.example', 'https://b.example']);

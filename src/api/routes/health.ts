@@ -7,14 +7,21 @@
  * call; checks asked for while one is running wait for that one. A failure is not remembered: every call after
  * it checks again. So a database that goes down shows as 503 within a second, and one that comes
  * back as `ok` on the next call. `database_ms` is the round trip of the latest check.
+ *
+ * The check runs on a connection of its own ({@link createProbePool}), so it does not queue
+ * behind a pool whose every connection is busy, and gives up after
+ * {@link HEALTH_CHECK_TIMEOUT_MS}: a stalled database answers 503 within that time.
  */
 import { HealthSchema } from '../../contract/common.js';
-import { pingDatabase, type Queryable } from '../../db/pool.js';
+import { createProbePool, pingDatabase, type Queryable } from '../../db/pool.js';
 import type { ApiDeps } from '../deps.js';
 import type { Router } from '../router.js';
 
 /** How long a successful database check is reused, in milliseconds. */
 export const HEALTH_CHECK_TTL_MS = 1000;
+
+/** How long the database check waits for a connection and for its answer, in milliseconds. */
+export const HEALTH_CHECK_TIMEOUT_MS = 2000;
 
 /**
  * The database check behind `/health`: `SELECT 1`, a success reused for `ttlMs`, concurrent
@@ -28,7 +35,7 @@ export class DatabaseCheck {
   #running: Promise<number> | undefined;
 
   /**
-   * @param db - what runs the query (the pool)
+   * @param db - what runs the query (a probe pool beside the server's)
    * @param ttlMs - how long a success is reused (default {@link HEALTH_CHECK_TTL_MS})
    * @param now - the clock, in milliseconds (default `performance.now`)
    */
@@ -67,13 +74,14 @@ export class DatabaseCheck {
 
 /** Registers `GET /health`. */
 export function register(router: Router, deps: ApiDeps): void {
-  const database = new DatabaseCheck(deps.pool);
+  const database = new DatabaseCheck(createProbePool(deps.pool, HEALTH_CHECK_TIMEOUT_MS));
   const answer = (ms: number) => ({ status: 'ok' as const, version: deps.version, database_ms: ms });
   router.route({
     method: 'get',
     path: '/health',
     summary: 'Liveness and database reachability',
-    description: 'A successful database check is reused for 1 s; a failed one is not.',
+    description:
+      'A successful database check is reused for 1 s; a failed one is not. The check has a connection of its own and gives up after 2 s.',
     tags: ['health'],
     response: HealthSchema,
     errors: [503],
