@@ -2,6 +2,7 @@
  * The connection pool every part of TADS shares, and the transaction helper built on it.
  */
 import pg from 'pg';
+import { Turns } from '../core/turns.js';
 import { toDatabaseError } from './errors.js';
 
 /** A pool of connections to TADS's database. */
@@ -92,8 +93,8 @@ export function createPool(url: string, options: PoolOptions = {}): Pool {
   return pool;
 }
 
-// The multi-connection checkouts waiting for their turn, per pool (see connectSeveral).
-const checkoutQueues = new WeakMap<Pool, Promise<unknown>>();
+// The multi-connection checkouts take turns per pool (see connectSeveral).
+const checkouts = new Turns<Pool>();
 
 /**
  * Checks out `n` connections for work that needs them side by side (a COPY and the heartbeat
@@ -112,8 +113,7 @@ export async function connectSeveral(pool: Pool, n: number): Promise<PoolClient[
   if (!Number.isInteger(n) || n < 1 || n > max) {
     throw new RangeError(`connections wanted must be an integer in [1, ${max}] (the pool's max); got ${n}`);
   }
-  const previous = checkoutQueues.get(pool) ?? Promise.resolve();
-  const turn = previous.then(async () => {
+  return checkouts.run(pool, async () => {
     const clients: PoolClient[] = [];
     try {
       while (clients.length < n) clients.push(await pool.connect());
@@ -123,15 +123,6 @@ export async function connectSeveral(pool: Pool, n: number): Promise<PoolClient[
       throw toDatabaseError(err);
     }
   });
-  const settled = turn.then(
-    () => {},
-    () => {},
-  );
-  checkoutQueues.set(pool, settled);
-  void settled.then(() => {
-    if (checkoutQueues.get(pool) === settled) checkoutQueues.delete(pool);
-  });
-  return turn;
 }
 
 /**

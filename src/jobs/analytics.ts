@@ -57,6 +57,7 @@ import {
   type LevelFigures,
 } from '../core/stats/summary.js';
 import { ANOMALY_TYPES, METRICS, type MetricName } from '../core/types.js';
+import { Turns } from '../core/turns.js';
 import {
   aggregateSeries,
   checkedDatasetId,
@@ -220,9 +221,26 @@ export async function computeDatasetStats(
   if (!Number.isInteger(chunk) || chunk < 1 || chunk > 1 << 20) {
     throw new RangeError(`sortedChunk must be an integer in [1, ${1 << 20}]; got ${chunk}`);
   }
+  // One computation per pool at a time: it holds one connection while it waits for the dataset's
+  // lock and then takes two more, so computations side by side could take every connection
+  // waiting for locks and starve the one holding it. A waiter holds no connection.
+  await computations.run(pool, () => computeUnderLock(pool, id, chunk, windowValues, options));
+}
+
+// Computations waiting for their turn, per pool (see computeDatasetStats).
+const computations = new Turns<Pool>();
+
+async function computeUnderLock(
+  pool: Pool,
+  id: string,
+  chunk: number,
+  windowValues: number,
+  options: ComputeStatsOptions,
+): Promise<void> {
   const started = performance.now();
   try {
-    // Serialise: one computation per dataset at a time; a waiter finds the result stored.
+    // Serialise across servers too: one computation per dataset at a time; a waiter finds the
+    // result stored.
     await withStatsLock(pool, id, async (lockClient) => {
       await requireCompleted(lockClient, id);
       if (!options.force && (await readStats(lockClient, id))) return;
