@@ -168,20 +168,40 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
   }
   let broken = false;
   try {
-    await client.query('BEGIN');
+    await begin(client);
     const result = await fn(client);
-    await client.query('COMMIT');
+    await commit(client);
     return result;
   } catch (err) {
-    try {
-      await client.query('ROLLBACK');
-    } catch {
-      // The connection itself failed: do not return it to the pool.
-      broken = true;
-    }
+    // The connection itself failed when the rollback does: do not return it to the pool.
+    broken = !(await rollback(client));
     throw toDatabaseError(err);
   } finally {
     client.release(broken);
+  }
+}
+
+/** Begins a transaction on a checked-out client (for work that manages its own connections). */
+export async function begin(client: PoolClient): Promise<void> {
+  await client.query('BEGIN');
+}
+
+/** Commits the transaction of a checked-out client. */
+export async function commit(client: PoolClient): Promise<void> {
+  await client.query('COMMIT');
+}
+
+/**
+ * Rolls back the transaction of a checked-out client.
+ *
+ * @returns false when the connection itself failed (release it with `release(true)`)
+ */
+export async function rollback(client: PoolClient): Promise<boolean> {
+  try {
+    await client.query('ROLLBACK');
+    return true;
+  } catch {
+    return false;
   }
 }
 

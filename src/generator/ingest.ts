@@ -24,7 +24,7 @@ import {
   updateDatasetProgress,
 } from '../db/datasets.js';
 import { toDatabaseError } from '../db/errors.js';
-import { connectSeveral, type Pool, type PoolClient } from '../db/pool.js';
+import { begin, commit, connectSeveral, rollback, type Pool, type PoolClient } from '../db/pool.js';
 import {
   attachTelemetryPartition,
   copyTelemetryIn,
@@ -150,7 +150,7 @@ export async function ingestDataset(pool: Pool, options: IngestOptions): Promise
     await markDatasetRunning(control, datasetId, owner);
 
     // Load: one transaction, so that a failure anywhere leaves nothing behind
-    await client.query('BEGIN');
+    await begin(client);
     const part = await createTelemetryPartition(client, datasetId);
     let lastUpdate = performance.now();
     const report = (rowsDone: number) => options.onProgress?.({ datasetId, rowsDone, rowsTotal });
@@ -178,9 +178,9 @@ export async function ingestDataset(pool: Pool, options: IngestOptions): Promise
         report(rowsDone);
       },
     });
-    if (copied !== rowsTotal) throw new Error(`COPY stored ${copied} rows; expected ${rowsTotal}`);
+    if (copied !== rowsTotal) throw new Error(`the load stored ${copied} rows; expected ${rowsTotal}`);
     await attachTelemetryPartition(client, datasetId);
-    await client.query('COMMIT');
+    await commit(client);
     committed = true;
 
     // Complete
@@ -194,11 +194,8 @@ export async function ingestDataset(pool: Pool, options: IngestOptions): Promise
   } catch (err) {
     const client = clients[0];
     if (client && !committed) {
-      try {
-        await client.query('ROLLBACK');
-      } catch {
-        broken = true; // the connection itself failed: do not reuse it
-      }
+      // A failed rollback means the connection itself failed: do not reuse it.
+      if (!(await rollback(client))) broken = true;
     }
     // Give the connections back before failing the dataset through the pool.
     release(clients, broken);

@@ -13,6 +13,7 @@ import { isTadsError, ValidationError, type ErrorCode } from '../core/errors.js'
 import { liveTelemetry } from '../core/generator.js';
 import { ANOMALY_TYPES, METRICS } from '../core/types.js';
 import { toDatabaseError } from '../db/errors.js';
+import { pingDatabase } from '../db/pool.js';
 import { computeDatasetStats } from '../jobs/analytics.js';
 import { ingestDataset, recordDataset } from './ingest.js';
 import {
@@ -254,7 +255,7 @@ export async function startGeneratorServer(opts: GeneratorServerOptions): Promis
     if (service === '') return 'SERVING';
     if (service !== GENERATOR_SERVICE_NAME) return 'SERVICE_UNKNOWN';
     try {
-      await pool.query('SELECT 1');
+      await pingDatabase(pool);
       return 'SERVING';
     } catch {
       return 'NOT_SERVING';

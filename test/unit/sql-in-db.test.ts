@@ -1,12 +1,12 @@
 /**
- * SQL lives in src/db: the use cases (src/jobs, src/scorer), the HTTP layer (src/api) and the
+ * SQL lives in src/db: the use cases (src/jobs, src/scorer), the generator service (src/generator), the HTTP layer (src/api) and the
  * composition root (src/server) call its functions and hold no statement of their own.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const DIRS = ['src/api', 'src/jobs', 'src/scorer', 'src/server'];
+const DIRS = ['src/api', 'src/generator', 'src/jobs', 'src/scorer', 'src/server'];
 
 /** A string literal that starts with an SQL statement's keyword. */
 const STATEMENT =
