@@ -3,6 +3,7 @@
  * the seed's underscore spellings (`--dataset_id` is `--dataset-id`), `--help` on every command,
  * `--json` for machine-readable output. Bad usage is a {@link UsageError} (exit code 2).
  */
+import { POLICY_NAMES, type PolicyName } from '../contract/vocabulary.js';
 
 /** Bad usage: an unknown flag, a missing or malformed value. The CLI exits with code 2. */
 export class UsageError extends Error {
@@ -10,6 +11,22 @@ export class UsageError extends Error {
     super(message);
     this.name = 'UsageError';
   }
+}
+
+/**
+ * The value of a detector-policy flag (`--policy`, `--live-policy`), checked.
+ *
+ * @param value - the flag's value (undefined: not given)
+ * @param flag - the flag's name, for the message
+ * @returns the policy name, or undefined when not given
+ * @throws UsageError for a name that is not a policy
+ */
+export function policyFlag(value: unknown, flag: string): PolicyName | undefined {
+  if (value === undefined) return undefined;
+  if (!(POLICY_NAMES as readonly unknown[]).includes(value)) {
+    throw new UsageError(`--${flag} must be one of ${POLICY_NAMES.join(', ')}; got ${JSON.stringify(value)}`);
+  }
+  return value as PolicyName;
 }
 
 /** Kinds of flag values. */

@@ -4,17 +4,16 @@
  * anything.
  */
 import { describe, expect, it } from 'vitest';
-import { commandHelp } from '../../src/cli/args.js';
-import { livePolicy } from '../../src/cli/commands/scorer.js';
+import { commandHelp, policyFlag } from '../../src/cli/args.js';
 import { COMMANDS, runCli } from '../../src/cli/main.js';
 import { POLICY_NAMES } from '../../src/contract/vocabulary.js';
 import { captureIo } from '../helpers/cli.js';
 
 describe('live policy flags', () => {
-  it('take every policy name, default default', () => {
-    expect(livePolicy(undefined, 'policy')).toBe('default');
-    for (const name of POLICY_NAMES) expect(livePolicy(name, 'policy')).toBe(name);
-    expect(() => livePolicy('strict', 'live-policy')).toThrow(
+  it("take every policy name (none given: undefined, the caller's default)", () => {
+    expect(policyFlag(undefined, 'policy')).toBeUndefined();
+    for (const name of POLICY_NAMES) expect(policyFlag(name, 'policy')).toBe(name);
+    expect(() => policyFlag('strict', 'live-policy')).toThrow(
       '--live-policy must be one of default, smoothed; got "strict"',
     );
   });

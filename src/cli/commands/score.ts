@@ -27,7 +27,7 @@ import type { EvaluationWire } from '../../contract/evaluation.js';
 import type { PcaModel } from '../../core/pca.js';
 import { loadModelFile } from '../../scorer/models.js';
 import { recordScores, scoreRecords, type RecordScore } from '../../scorer/score-records.js';
-import { UsageError, type CommandIo, type CommandSpec, type FlagValues } from '../args.js';
+import { policyFlag, UsageError, type CommandIo, type CommandSpec, type FlagValues } from '../args.js';
 import { createProgress } from '../progress.js';
 import { DEFAULT_API } from './generate.js';
 
@@ -466,11 +466,7 @@ export const scoreCommand: CommandSpec = {
   async run(flags, io) {
     // Validate
     const { modelId, modelFile, file, datasetId } = checkFlags(flags);
-    const policy = flags.policy as string | undefined;
-    if (policy !== undefined && !(POLICY_NAMES as readonly string[]).includes(policy))
-      throw new UsageError(
-        `--policy must be one of ${POLICY_NAMES.join(', ')}; got ${JSON.stringify(policy)}`,
-      );
+    const policy = policyFlag(flags.policy, 'policy');
     const api = (flags.api as string | undefined) ?? io.env.TADS_API ?? DEFAULT_API;
 
     // A dataset: a job, followed, then its evaluation.

@@ -11,32 +11,16 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GENERATOR_DEFAULTS, GENERATOR_LIMITS, type GenerateParamsInput } from '../../contract/generator.js';
-import { POLICY_NAMES, type PolicyName } from '../../contract/vocabulary.js';
+import { POLICY_NAMES } from '../../contract/vocabulary.js';
 import { parseGenerateParams } from '../../core/generator.js';
 import type { LiveScorerStats } from '../../scorer/live-scorer.js';
 import { DEFAULT_MODEL_FILE } from '../../scorer/models.js';
 import { runShardScorer } from '../../server/live.js';
-import { UsageError, type CommandSpec } from '../args.js';
+import { policyFlag, UsageError, type CommandSpec } from '../args.js';
 import { DATABASE_FLAGS, openCliDatabase } from '../database.js';
 
 /** Most shards a fleet may be split into. */
 const MAX_SHARDS = 1024;
-
-/**
- * The value of a live scorer's policy flag, checked.
- *
- * @param value - the flag's value (undefined: not given)
- * @param flag - the flag's name, for the message
- * @returns the policy name; `default` when not given
- * @throws UsageError for a name that is not a policy
- */
-export function livePolicy(value: unknown, flag: string): PolicyName {
-  if (value === undefined) return 'default';
-  if (!(POLICY_NAMES as readonly unknown[]).includes(value)) {
-    throw new UsageError(`--${flag} must be one of ${POLICY_NAMES.join(', ')}; got ${JSON.stringify(value)}`);
-  }
-  return value as PolicyName;
-}
 
 /** One status line of a running scorer, for people. */
 export function formatStats(s: LiveScorerStats): string {
@@ -210,7 +194,7 @@ export const scorerCommand: CommandSpec = {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    const policy = livePolicy(flags.policy, 'policy');
+    const policy = policyFlag(flags.policy, 'policy') ?? 'default';
     const durationS = (flags.duration as number | undefined) ?? 0;
     const reportMs = ((flags['report-every'] as number | undefined) ?? 5) * 1000;
 

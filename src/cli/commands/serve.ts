@@ -16,9 +16,9 @@ import { GENERATOR_DEFAULTS, GENERATOR_LIMITS, type GenerateParamsInput } from '
 import { parseGenerateParams } from '../../core/generator.js';
 import { LIVE_RETRY_S } from '../../server/live.js';
 import { startServer } from '../../server/serve.js';
-import { UsageError, type CommandSpec } from '../args.js';
+import { policyFlag, UsageError, type CommandSpec } from '../args.js';
 import { DATABASE_FLAGS } from '../database.js';
-import { formatStats, livePolicy } from './scorer.js';
+import { formatStats } from './scorer.js';
 
 /** Sampling interval of the live fleet when `--live-interval` is not given, seconds. */
 export const DEFAULT_LIVE_INTERVAL_S = 10;
@@ -130,7 +130,7 @@ export const serveCommand: CommandSpec = {
       ])
         if (flags[f] !== undefined) throw new UsageError(`--${f} goes with --live <hosts>`);
     }
-    const livePolicyName = livePolicy(flags['live-policy'], 'live-policy');
+    const livePolicyName = policyFlag(flags['live-policy'], 'live-policy') ?? 'default';
     const liveParams: GenerateParamsInput = {
       hostCount: Math.max(1, liveHosts),
       seed: (flags['live-seed'] as number | undefined) ?? GENERATOR_DEFAULTS.seed,
