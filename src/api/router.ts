@@ -24,9 +24,10 @@
  * }
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { LOOPBACK_HOSTS } from '../config/env.js';
 import type { ErrorBody } from '../contract/errors.js';
+import { Id } from '../contract/common.js';
 import { UnsupportedMediaTypeError, ValidationError } from '../core/errors.js';
 import { toErrorResponse, validationErrorFrom } from './errors.js';
 import {
@@ -203,9 +204,9 @@ function parseWith<S extends AnySchema>(
 // query object ≈ 0.3 (plus URLSearchParams); `HealthSchema.safeEncode` 8–20 against 0.5 for
 // `safeParse` of the same value (encoding runs zod's slower backward direction, without its
 // compiled fast path for objects). Hence:
-// - path parameters: an object of plain strings and UUIDs is checked with zod's own patterns;
-//   any value failing them still goes through zod, for its error message (and in case zod would
-//   accept it after all). Other parameter schemas are parsed with zod as before;
+// - path parameters: ids (the contract's Id, which lower-cases) already in lower case are checked
+//   with zod's own UUID pattern and passed on as they are; any other value still goes through
+//   zod, for its error message or its lower-casing. Other parameter schemas are parsed with zod;
 // - query: an empty query string skips both URLSearchParams and zod when the route's schema
 //   accepts `{}` — its output is computed here, once, and shared (deep-frozen); other query
 //   strings that parsed to plain data are remembered too (QueryMemo): the time series' three
@@ -292,42 +293,29 @@ export function isPureSchema(schema: unknown, seen = new Set<unknown>()): boolea
   }
 }
 
-// String formats whose zod check is their pattern and nothing else.
-const PATTERN_FORMATS = new Set(['uuid', 'guid']);
+// What the contract's Id accepts (zod's UUID pattern), and a sign that Id would change the text.
+const UUID = z.regexes.uuid();
+const UPPER = /[A-Z]/;
 
 /**
  * A check of raw path parameters equivalent to `schema`'s, without zod, when `schema` is an
- * object (no refinements) whose keys are exactly `names` and whose fields are plain strings or
- * pattern-only string formats (UUIDs) with no further checks: the output is then the input.
+ * object (no refinements) whose keys are exactly `names` and whose every field is the contract's {@link Id}: a
+ * parameter Id accepts that is already in lower case is what Id outputs, so the raw parameters are
+ * the output. Any other value still goes through zod, for its error message or its lower-casing.
  * Undefined for any other schema.
  */
 export function compileParamsCheck(
   schema: AnySchema,
   names: readonly string[],
 ): ((raw: Readonly<Record<string, string>>) => boolean) | undefined {
-  const def = defOf(schema);
-  if (def?.type !== 'object' || (def.checks?.length ?? 0) > 0) return undefined;
-  const shape = def.shape as Record<string, unknown> | undefined;
-  if (!shape) return undefined;
+  if (!(schema instanceof z.ZodObject) || (defOf(schema)?.checks?.length ?? 0) > 0) return undefined;
+  const shape = schema.shape as Record<string, unknown>;
   const keys = Object.keys(shape);
-  if (keys.length !== names.length || !names.every((n) => keys.includes(n))) return undefined;
-  const patterns: (RegExp | null)[] = [];
-  for (const name of names) {
-    const field = defOf(shape[name]);
-    if (field?.type !== 'string' || field.coerce || (field.checks?.length ?? 0) > 0) return undefined;
-    if (field.format === undefined) {
-      patterns.push(null);
-      continue;
-    }
-    const pattern = field.pattern;
-    if (typeof field.format !== 'string' || !PATTERN_FORMATS.has(field.format)) return undefined;
-    if (!(pattern instanceof RegExp) || pattern.global || pattern.sticky) return undefined;
-    patterns.push(pattern);
-  }
+  if (keys.length !== names.length || !names.every((n) => shape[n] === Id)) return undefined;
   return (raw) => {
-    for (let i = 0; i < names.length; i++) {
-      const p = patterns[i];
-      if (p && !p.test(raw[names[i]!]!)) return false;
+    for (const name of names) {
+      const v = raw[name]!;
+      if (UPPER.test(v) || !UUID.test(v)) return false;
     }
     return true;
   };
