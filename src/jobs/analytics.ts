@@ -527,6 +527,19 @@ export async function datasetTimeseries(
       to: q.to?.toISOString() ?? null,
     };
     const filtered = q.hostId !== undefined || q.from !== undefined || q.to !== undefined;
+    // An answer from buckets computed on demand.
+    const bucketed = (r: {
+      starts: ArrayLike<number>;
+      counts: number[];
+      anomalies: number[];
+      values: Map<string, number[]>;
+    }) => ({
+      ...base,
+      buckets: isoTimes(r.starts),
+      counts: r.counts,
+      anomalies: r.anomalies,
+      series: seriesOf(q, (m, a) => (a === 'count' ? r.counts : r.values.get(`${m}.${a}`)!)),
+    });
 
     // Check the span: from the range asked, clipped to the dataset's time range.
     const tr = stats.summary.time_range;
@@ -566,28 +579,14 @@ export async function datasetTimeseries(
 
     // One host: its rows, in time order from the covering index, reduced bucket by bucket here.
     if (q.hostId !== undefined) {
-      const r = await hostSeries(pool, id, q, seconds);
-      return {
-        ...base,
-        buckets: isoTimes(r.starts),
-        counts: r.counts,
-        anomalies: r.anomalies,
-        series: seriesOf(q, (m, a) => (a === 'count' ? r.counts : r.values.get(`${m}.${a}`)!)),
-      };
+      return bucketed(await hostSeries(pool, id, q, seconds));
     }
 
     // On demand: one GROUP BY over the filtered rows.
     const wanted: { metric: MetricName; agg: SeriesAgg }[] = [];
     for (const metric of q.metrics)
       for (const agg of q.aggs) if (agg !== 'count') wanted.push({ metric, agg });
-    const r = await aggregateSeries(pool, id, { from: q.from, to: q.to }, seconds, wanted);
-    return {
-      ...base,
-      buckets: isoTimes(r.starts),
-      counts: r.counts,
-      anomalies: r.anomalies,
-      series: seriesOf(q, (m, a) => (a === 'count' ? r.counts : r.values.get(`${m}.${a}`)!)),
-    };
+    return bucketed(await aggregateSeries(pool, id, { from: q.from, to: q.to }, seconds, wanted));
   } catch (err) {
     throw toDatabaseError(err);
   }
