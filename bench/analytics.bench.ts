@@ -13,6 +13,7 @@
  *   non-standard bin number (both from the sorted values);
  * - disk: the rows' partition beside the stored sorted values.
  */
+import { GENERATOR_METRIC_SET } from '../src/contract/vocabulary.js';
 import { randomUUID } from 'node:crypto';
 import { HistogramQuerySchema, TimeseriesQuerySchema } from '../src/contract/analytics.js';
 import { generateParamsToWire, totalRowCount } from '../src/contract/generator.js';
@@ -69,6 +70,7 @@ try {
     params: generateParamsToWire(params),
     rowsTotal: totalRowCount(params),
     hostCount: params.hostCount,
+    ...GENERATOR_METRIC_SET,
     owner: OWNER,
   });
   const { rows } = await ingestDataset(pool, { datasetId: id, params, owner: OWNER });

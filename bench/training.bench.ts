@@ -18,6 +18,7 @@
  * RSS ≤ 300 MB at 10,000,000 rows and flat in the row count.
  * Uses DATABASE_URL's server when set, else an embedded PostgreSQL.
  */
+import { GENERATOR_METRIC_SET } from '../src/contract/vocabulary.js';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -58,6 +59,7 @@ async function ingest(pool: Pool, input: GenerateParamsInput): Promise<{ id: str
     params: generateParamsToWire(params),
     rowsTotal: generateTelemetry(params).totalRows,
     hostCount: params.hostCount,
+    ...GENERATOR_METRIC_SET,
     owner: OWNER,
   });
   const res = await ingestDataset(pool, { datasetId: id, params, owner: OWNER });

@@ -4,6 +4,7 @@
  * without training one there. Tests import these as well; nothing here may import test code, as
  * the benchmarks are built on their own.
  */
+import { GENERATOR_METRIC_SET } from '../../src/contract/vocabulary.js';
 import { randomUUID } from 'node:crypto';
 import type { GenerateParamsInput } from '../../src/contract/generator.js';
 import { generateTelemetry } from '../../src/core/generator.js';
@@ -64,7 +65,15 @@ export function wireRecords(input: GenerateParamsInput, count: number): Record<s
  * @returns the model's id
  */
 export async function storeModel(pool: Pool, model: PcaModel | null, owner: string): Promise<string> {
-  const dataset = { id: randomUUID(), name: 'fixture', params: {}, rowsTotal: 0, hostCount: 1, owner };
+  const dataset = {
+    id: randomUUID(),
+    name: 'fixture',
+    params: {},
+    rowsTotal: 0,
+    hostCount: 1,
+    owner,
+    ...GENERATOR_METRIC_SET,
+  };
   await createDataset(pool, dataset);
   const id = randomUUID();
   await createModel(pool, { id, name: 'fixture', datasetId: dataset.id, params: {}, owner });

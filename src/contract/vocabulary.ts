@@ -1,10 +1,34 @@
 /**
- * The fixed vocabulary of TADS, one list each: the eight metrics in model and column order, and
- * the injected anomaly types in code order. It imports nothing, so the wire contract, the
- * library's core and the dashboard all read the same lists.
+ * The fixed vocabulary of TADS, one list each: the generator's eight metrics in model and column
+ * order and its two labels, the rule for any dataset's metric and label names, the dataset
+ * sources, and the injected anomaly types in code order. It imports nothing, so the wire
+ * contract, the library's core and the dashboard all read the same lists.
  */
 
-/** The eight telemetry metrics, in model and column order. */
+/**
+ * A metric's or label's name (DESIGN.md "Metric sets are data, not code"): Prometheus' names,
+ * plus dots for OpenTelemetry's; at most 200 characters.
+ */
+export const METRIC_NAME_PATTERN = /^[A-Za-z_:][A-Za-z0-9_:.]{0,199}$/;
+
+/** Most metrics a dataset declares (the native core's own limit is higher). */
+export const MAX_METRICS = 1024;
+
+/** Most text labels a dataset declares. */
+export const MAX_LABELS = 16;
+
+/** Names a label or metric cannot take: the record's own fields. */
+export const RESERVED_NAMES = ['ts', 'host_id', 'is_anomaly', 'anomaly_type', 'anomaly_episode'] as const;
+
+/** Where a dataset's rows come from. */
+export const DATASET_SOURCES = ['generator', 'csv', 'smd'] as const;
+/** One of {@link DATASET_SOURCES}. */
+export type DatasetSource = (typeof DATASET_SOURCES)[number];
+
+/** The generator's text labels, per record. */
+export const GENERATOR_LABELS = ['project_id', 'region'] as const;
+
+/** The generator's eight telemetry metrics, in model and column order. */
 export const METRICS = [
   'cpu_usage',
   'memory_usage',
@@ -56,3 +80,10 @@ export const ANOMALY_TYPES = [
 ] as const;
 /** One of {@link ANOMALY_TYPES}. */
 export type AnomalyType = (typeof ANOMALY_TYPES)[number];
+
+/** What a generated dataset declares: its source, the eight metrics and the two labels. */
+export const GENERATOR_METRIC_SET = Object.freeze({
+  source: 'generator',
+  metrics: METRICS,
+  labels: GENERATOR_LABELS,
+} as const);

@@ -4,6 +4,7 @@
  * lease (src/db/leases.ts): one whose holder died is failed ("interrupted") by the reaper.
  */
 import { z } from 'zod';
+import { DATASET_SOURCES, type DatasetSource } from '../contract/vocabulary.js';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import { isUniqueViolation, withDatabaseErrors } from './errors.js';
 import { notifyDatasetProgress, notifyDatasetStatus } from './events.js';
@@ -33,6 +34,12 @@ export interface DatasetRow {
   /** Rows the generation will produce. */
   rowsTotal: number;
   hostCount: number;
+  /** Where its rows come from. */
+  source: DatasetSource;
+  /** Its metrics, in column order. */
+  metrics: string[];
+  /** Its text labels. */
+  labels: string[];
   /** Summary figures recorded at completion, if any. */
   stats: Record<string, unknown> | null;
   leaseOwner: string | null;
@@ -57,6 +64,9 @@ const DbDatasetRow = z
     row_count: count,
     rows_total: count,
     host_count: z.number().int(),
+    source: z.enum(DATASET_SOURCES),
+    metrics: z.array(z.string()).min(1),
+    labels: z.array(z.string()),
     stats: z.record(z.string(), z.unknown()).nullable(),
     lease_owner: z.string().nullable(),
     lease_expires_at: z.date().nullable(),
@@ -73,6 +83,9 @@ const DbDatasetRow = z
     rowCount: r.row_count,
     rowsTotal: r.rows_total,
     hostCount: r.host_count,
+    source: r.source,
+    metrics: r.metrics,
+    labels: r.labels,
     stats: r.stats,
     leaseOwner: r.lease_owner,
     leaseExpiresAt: r.lease_expires_at,
@@ -82,7 +95,7 @@ const DbDatasetRow = z
   }));
 
 const COLUMNS =
-  'id, name, status, error, params, row_count, rows_total, host_count, stats, lease_owner, lease_expires_at, created_at, started_at, finished_at';
+  'id, name, status, error, params, row_count, rows_total, host_count, source, metrics, labels, stats, lease_owner, lease_expires_at, created_at, started_at, finished_at';
 
 /** What {@link createDataset} needs. */
 export interface NewDataset {
@@ -92,6 +105,12 @@ export interface NewDataset {
   params: Record<string, unknown>;
   rowsTotal: number;
   hostCount: number;
+  /** Where its rows come from. */
+  source: DatasetSource;
+  /** Its metrics, in column order (checked by the caller: MetricSetSchema). */
+  metrics: readonly string[];
+  /** Its text labels (checked by the caller: LabelSetSchema). */
+  labels: readonly string[];
   /** The server process that will generate it (its lease holder). */
   owner: string;
 }
@@ -106,10 +125,21 @@ export async function createDataset(pool: Queryable, d: NewDataset): Promise<Dat
   return withDatabaseErrors(async () => {
     try {
       const { rows } = await pool.query(
-        `INSERT INTO datasets (id, name, status, params, rows_total, host_count, lease_owner, lease_expires_at)
-         VALUES ($1, $2, 'pending', $3, $4, $5, $6, ${LEASE_EXPIRY_SQL})
+        `INSERT INTO datasets (id, name, status, params, rows_total, host_count, source, metrics, labels,
+                               lease_owner, lease_expires_at)
+         VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, ${LEASE_EXPIRY_SQL})
          RETURNING ${COLUMNS}`,
-        [d.id, d.name, JSON.stringify(d.params), d.rowsTotal, d.hostCount, d.owner],
+        [
+          d.id,
+          d.name,
+          JSON.stringify(d.params),
+          d.rowsTotal,
+          d.hostCount,
+          d.source,
+          d.metrics,
+          d.labels,
+          d.owner,
+        ],
       );
       const row = DbDatasetRow.parse(rows[0]);
       await notifyDatasetStatus(pool, row.id);

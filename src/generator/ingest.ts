@@ -12,6 +12,7 @@ import {
   type GenerateParams,
   type GenerateParamsInput,
 } from '../contract/generator.js';
+import { GENERATOR_METRIC_SET } from '../contract/vocabulary.js';
 import { generateTelemetry, parseGenerateParams } from '../core/generator.js';
 import type { TelemetryChunk } from '../core/types.js';
 import { ConflictError } from '../core/errors.js';
@@ -119,7 +120,7 @@ function messageOf(err: unknown): string {
  *   ConflictError when the lease is lost; DatabaseUnavailableError when the database is down;
  *   InjectedFailureError from the test hook
  * @example
- * await createDataset(pool, { id, name, params: wire, rowsTotal, hostCount, owner });
+ * await createDataset(pool, { id, name, params: wire, rowsTotal, hostCount, owner, ...GENERATOR_METRIC_SET });
  * const { rows } = await ingestDataset(pool, { datasetId: id, params, owner });
  */
 export async function ingestDataset(pool: Pool, options: IngestOptions): Promise<IngestResult> {
@@ -252,6 +253,7 @@ export async function recordDataset(
     rowsTotal,
     hostCount: params.hostCount,
     owner,
+    ...GENERATOR_METRIC_SET,
   });
   return { datasetId, params, rowsTotal };
 }

@@ -1,3 +1,4 @@
+import { GENERATOR_METRIC_SET } from '../../src/contract/vocabulary.js';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -45,6 +46,7 @@ async function newDataset(owner = OWNER, name = 'ds') {
     params: { host_count: 2, duration_s: 60 },
     rowsTotal: 12,
     hostCount: 2,
+    ...GENERATOR_METRIC_SET,
     owner,
   });
 }
@@ -127,7 +129,15 @@ describe('dataset repository', () => {
   it('refuses a second dataset with the same id', async () => {
     const d = await newDataset();
     await expect(
-      createDataset(pool, { id: d.id, name: 'x', params: {}, rowsTotal: 1, hostCount: 1, owner: OWNER }),
+      createDataset(pool, {
+        id: d.id,
+        name: 'x',
+        params: {},
+        rowsTotal: 1,
+        hostCount: 1,
+        owner: OWNER,
+        ...GENERATOR_METRIC_SET,
+      }),
     ).rejects.toBeInstanceOf(ConflictError);
   });
 
@@ -227,6 +237,7 @@ describe('dataset repository', () => {
               params: {},
               rowsTotal: 1,
               hostCount: 1,
+              ...GENERATOR_METRIC_SET,
               owner: OWNER,
             })
           ).id,

@@ -1,3 +1,4 @@
+import { GENERATOR_METRIC_SET } from '../../src/contract/vocabulary.js';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -35,7 +36,15 @@ describe('embedded PostgreSQL', () => {
     cleanup.push(() => pool.end());
     await migrate(pool);
     const id = randomUUID();
-    await createDataset(pool, { id, name: 'kept', params: {}, rowsTotal: 1, hostCount: 1, owner: 'x' });
+    await createDataset(pool, {
+      id,
+      name: 'kept',
+      params: {},
+      rowsTotal: 1,
+      hostCount: 1,
+      owner: 'x',
+      ...GENERATOR_METRIC_SET,
+    });
 
     // A second start while it runs uses the running server.
     const again = await startEmbeddedPostgres({ dataDir, port });

@@ -4,6 +4,7 @@
  * same scoring and alert replay done in memory, resume from a checkpoint, lease exclusivity and
  * fencing, cancellation, and the runner's pick-up of orphaned jobs.
  */
+import { GENERATOR_METRIC_SET } from '../../src/contract/vocabulary.js';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertManager, type AlertRecord } from '../../src/core/alerts.js';
@@ -115,7 +116,15 @@ describe('submitScoreDatasetJob', () => {
 
   it('rejects a dataset that is not completed with ConflictError naming its status', async () => {
     const id = randomUUID();
-    await createDataset(pool, { id, name: 'pending', params: {}, rowsTotal: 10, hostCount: 1, owner: OWNER });
+    await createDataset(pool, {
+      id,
+      name: 'pending',
+      params: {},
+      rowsTotal: 10,
+      hostCount: 1,
+      owner: OWNER,
+      ...GENERATOR_METRIC_SET,
+    });
     await expect(submitScoreDatasetJob(pool, { modelId, datasetId: id, chunkRows: 1000 })).rejects.toThrow(
       /is pending; only a completed dataset can be scored/,
     );

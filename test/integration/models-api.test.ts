@@ -3,6 +3,7 @@
  * PostgreSQL: bad input first (each 4xx names the parameter), then a background training whose
  * model equals the one the library trains from the same dataset.
  */
+import { GENERATOR_METRIC_SET } from '../../src/contract/vocabulary.js';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger, type ApiDeps } from '../../src/api/deps.js';
@@ -105,6 +106,7 @@ describe('POST /train: bad input', () => {
       params: {},
       rowsTotal: 5,
       hostCount: 1,
+      ...GENERATOR_METRIC_SET,
       owner: OWNER,
     });
     e = await failure(client.train({ dataset_id: pending }));

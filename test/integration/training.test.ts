@@ -3,6 +3,7 @@
  * then parity with the in-memory library on the same rows, label exclusion, determinism, the
  * atomic artifact, failure without artifact, and reaping of an interrupted training.
  */
+import { GENERATOR_METRIC_SET } from '../../src/contract/vocabulary.js';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -87,7 +88,15 @@ describe('trainModel: bad input', () => {
 
   it('rejects a dataset that is not completed with ConflictError', async () => {
     const id = randomUUID();
-    await createDataset(pool, { id, name: 'pending', params: {}, rowsTotal: 10, hostCount: 1, owner: OWNER });
+    await createDataset(pool, {
+      id,
+      name: 'pending',
+      params: {},
+      rowsTotal: 10,
+      hostCount: 1,
+      owner: OWNER,
+      ...GENERATOR_METRIC_SET,
+    });
     const err = await trainModel(pool, { datasetId: id, owner: OWNER }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConflictError);
     expect((err as Error).message).toBe(

@@ -10,6 +10,7 @@ import type { TadsClient } from '../../../src/client/index.js';
 import type { AlertWire } from '../../../src/contract/alerts.js';
 import type { Dataset } from '../../../src/contract/datasets.js';
 import type { ModelListItemWire } from '../../../src/contract/models.js';
+import { METRICS } from '../../../src/contract/vocabulary.js';
 
 /** An API client whose methods are those given; any other rejects. */
 export function fakeApi(methods: Partial<TadsClient>): TadsClient {
@@ -43,6 +44,9 @@ export function dataset(over: Partial<Dataset> = {}): Dataset {
     row_count: 600,
     rows_total: 600,
     host_count: 5,
+    source: 'generator',
+    metrics: [...METRICS],
+    labels: ['project_id', 'region'],
     progress: 1,
     stats: null,
     created_at: '2024-01-01T00:00:00.000Z',

@@ -94,6 +94,9 @@ describe('Runs', () => {
     fireEvent.click(await screen.findByText('fleet-a'));
     const detail = (await screen.findByRole('heading', { name: 'Dataset' })).closest('section')!;
     expect(await within(detail).findByText(dataset().id)).toBeTruthy();
+    // Its metric set: how many metrics, where from, and its labels; the names on hover.
+    const metrics = within(detail).getByText('8 (generator) · labels project_id, region');
+    expect(metrics.getAttribute('title')).toBe(dataset().metrics.join(', '));
     fireEvent.click(within(detail).getByRole('button', { name: 'Delete' }));
     expect(deleteDataset).not.toHaveBeenCalled();
     fireEvent.click(within(detail).getByRole('button', { name: 'Keep' }));

@@ -132,6 +132,10 @@ function DatasetDetail({ id, onDeleted }: { id: string; onDeleted: () => void })
           <dd>
             {fmtInt(d.row_count)} of {fmtInt(d.rows_total)} · {d.host_count} hosts
           </dd>
+          <dt>metrics</dt>
+          <dd title={d.metrics.join(', ')}>
+            {d.metrics.length} ({d.source}){d.labels.length > 0 ? ` · labels ${d.labels.join(', ')}` : ''}
+          </dd>
           <dt>created</dt>
           <dd>{fmtTime(d.created_at)}</dd>
           <dt>generation</dt>
