@@ -12,7 +12,7 @@ const LF = 0x0a;
 const CR = 0x0d;
 const QUOTE = 0x22;
 
-/** Longest line (record) accepted, in bytes, without its line end: 1 MiB. */
+/** Longest line (record) accepted, in bytes, without its line end (LF or CRLF): 1 MiB. */
 export const MAX_LINE_BYTES = 1024 * 1024;
 
 function tooLong(line: number): ImportError {
@@ -22,6 +22,11 @@ function tooLong(line: number): ImportError {
       line,
     },
   );
+}
+
+/** Whether the record data[s, e) — or the start of one — is longer than the limit, a CR at its end not counted. */
+function over(data: Uint8Array, s: number, e: number): boolean {
+  return e - s - (e > s && data[e - 1] === CR ? 1 : 0) > MAX_LINE_BYTES;
 }
 
 /**
@@ -84,11 +89,11 @@ export abstract class RecordSplitter {
       if (end < 0) {
         this.append(chunk, 0, chunk.length);
         this.carryInQuotes = inQuotes;
-        if (this.carryLen > MAX_LINE_BYTES) throw tooLong(this.lines + 1);
+        if (over(this.carry, 0, this.carryLen)) throw tooLong(this.lines + 1);
         return;
       }
       this.append(chunk, 0, end);
-      if (this.carryLen > MAX_LINE_BYTES) throw tooLong(this.lines + 1);
+      if (over(this.carry, 0, this.carryLen)) throw tooLong(this.lines + 1);
       this.take(this.carry, 0, this.carryLen, this.carryHasQuotes);
       this.lines += 1;
       this.carryLen = 0;
@@ -149,7 +154,7 @@ export abstract class RecordSplitter {
         this.tail(data, p);
         return;
       }
-      if (end - p > MAX_LINE_BYTES) throw tooLong(this.lines + 1);
+      if (over(data, p, end)) throw tooLong(this.lines + 1);
       this.take(data, p, end, quoted);
       this.lines += 1;
       p = end + 1;
@@ -158,7 +163,7 @@ export abstract class RecordSplitter {
 
   /** Keeps data[p, len) as the start of the next record. */
   private tail(data: Uint8Array, p: number): void {
-    if (data.length - p > MAX_LINE_BYTES) throw tooLong(this.lines + 1);
+    if (over(data, p, data.length)) throw tooLong(this.lines + 1);
     this.carryLen = 0;
     this.append(data, p, data.length);
   }
