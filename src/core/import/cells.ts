@@ -28,6 +28,26 @@ export const MAX_TIME_MS = 253_402_300_799_999;
 export class NumberScanner {
   /** Index of the first byte after the number; equal to the start when nothing was read. */
   end = 0;
+  /** The record being read and, once a long number needed it, its text (one string a record). */
+  private record: Buffer | null = null;
+  private recordStart = 0;
+  private recordEnd = 0;
+  private recordText: string | null = null;
+
+  /** Starts a record: numbers longer than the fast path are cut from one string of it. */
+  begin(data: Buffer, s: number, e: number): void {
+    this.record = data;
+    this.recordStart = s;
+    this.recordEnd = e;
+    this.recordText = null;
+  }
+
+  /** `Number()` of the bytes [s, e) of the record begun (a substring is far cheaper than a new string). */
+  private slow(data: Buffer, s: number, e: number): number {
+    if (data !== this.record || s < this.recordStart || e > this.recordEnd) return Number(latin1(data, s, e));
+    this.recordText ??= latin1(data, this.recordStart, this.recordEnd);
+    return Number(this.recordText.slice(s - this.recordStart, e - this.recordStart));
+  }
 
   /**
    * @param data - the bytes
@@ -35,7 +55,7 @@ export class NumberScanner {
    * @param e - the end of the cell's bytes (exclusive; the cell may end earlier, at a comma)
    * @returns the value; meaningful only when {@link end} is after `s` and the cell ends there
    */
-  scan(data: Uint8Array, s: number, e: number): number {
+  scan(data: Buffer, s: number, e: number): number {
     let p = s;
     let neg = false;
     if (p < e) {
@@ -93,29 +113,29 @@ export class NumberScanner {
     this.end = p;
     let v: number;
     if (digits <= 15 && exp >= -22 && exp <= 22) v = exp < 0 ? m / POW10[-exp]! : m * POW10[exp]!;
-    else return Number(latin1(data, s, p));
+    else return this.slow(data, s, p);
     return neg ? -v : v;
   }
 }
 
 /** The bytes [s, e) as a latin1 string (for ASCII bytes, the text itself). */
-export function latin1(data: Uint8Array, s: number, e: number): string {
-  return Buffer.from(data.buffer, data.byteOffset + s, e - s).toString('latin1');
+export function latin1(data: Buffer, s: number, e: number): string {
+  return data.toString('latin1', s, e);
 }
 
 /** The bytes [s, e) as UTF-8 text (the caller has checked that they are). */
-export function utf8(data: Uint8Array, s: number, e: number): string {
-  return Buffer.from(data.buffer, data.byteOffset + s, e - s).toString('utf8');
+export function utf8(data: Buffer, s: number, e: number): string {
+  return data.toString('utf8', s, e);
 }
 
 /** True when the bytes [s, e) are valid UTF-8. */
-export function isUtf8Range(data: Uint8Array, s: number, e: number): boolean {
+export function isUtf8Range(data: Buffer, s: number, e: number): boolean {
   for (let p = s; p < e; p++) if (data[p]! >= 0x80) return isUtf8(data.subarray(p, e));
   return true;
 }
 
 /** [s, e) without leading and trailing spaces and tabs, as `[s, e]` in `out`. */
-function trim(data: Uint8Array, s: number, e: number, out: Int32Array): void {
+function trim(data: Buffer, s: number, e: number, out: Int32Array): void {
   while (s < e && (data[s] === SPACE || data[s] === TAB)) s++;
   while (e > s && (data[e - 1] === SPACE || data[e - 1] === TAB)) e--;
   out[0] = s;
@@ -134,7 +154,7 @@ const MISSING_TEXT = /^(?:nan|null)$/i;
  *
  * @returns the value, NaN for a missing one, or null when the cell is not a number
  */
-export function parseNumberText(data: Uint8Array, s: number, e: number): number | null {
+export function parseNumberText(data: Buffer, s: number, e: number): number | null {
   trim(data, s, e, bounds);
   const a = bounds[0]!;
   const b = bounds[1]!;
@@ -149,7 +169,7 @@ export function parseNumberText(data: Uint8Array, s: number, e: number): number 
 }
 
 /** True when the cell holds a number (an epoch time, say), spaces around it allowed. */
-export function looksNumeric(data: Uint8Array, s: number, e: number): boolean {
+export function looksNumeric(data: Buffer, s: number, e: number): boolean {
   const v = parseNumberText(data, s, e);
   return v !== null && Number.isFinite(v);
 }
@@ -167,7 +187,7 @@ function daysFromCivil(y: number, m: number, d: number): number {
 const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** `count` decimal digits at `p`, or -1 when one of them is not a digit. */
-function digitsAt(data: Uint8Array, p: number, count: number): number {
+function digitsAt(data: Buffer, p: number, count: number): number {
   let v = 0;
   for (let i = 0; i < count; i++) {
     const d = data[p + i]! - ZERO;
@@ -185,7 +205,7 @@ function digitsAt(data: Uint8Array, p: number, count: number): number {
  *
  * @returns milliseconds since the Unix epoch, or null when the cell is not RFC 3339
  */
-export function parseRfc3339(data: Uint8Array, s: number, e: number): number | null {
+export function parseRfc3339(data: Buffer, s: number, e: number): number | null {
   trim(data, s, e, bounds);
   let p = bounds[0]!;
   const end = bounds[1]!;
@@ -263,8 +283,41 @@ export function epochToMs(v: number, unit: 's' | 'ms'): number {
  * A cell's text for an error message, quoted and cut at 60 characters, or null when its bytes
  * are not UTF-8.
  */
-export function showCell(data: Uint8Array, s: number, e: number): string | null {
+export function showCell(data: Buffer, s: number, e: number): string | null {
   if (!isUtf8Range(data, s, e)) return null;
   const text = utf8(data, s, Math.min(e, s + 240));
   return JSON.stringify(text.length > 60 || e - s > 240 ? `${text.slice(0, 60)}…` : text);
+}
+
+const INTERN_SLOTS = 4096;
+const INTERN_MAX_BYTES = 64;
+
+/**
+ * Remembers the strings of short cells by their bytes (a hash table of 4,096 slots, the newest
+ * value winning a slot), so a column of repeated values (hosts, regions) makes and checks each
+ * string once, and records share them.
+ */
+export class Interner {
+  private readonly keys: (Uint8Array | null)[] = new Array<Uint8Array | null>(INTERN_SLOTS).fill(null);
+  private readonly values: string[] = new Array<string>(INTERN_SLOTS).fill('');
+  private slot = 0;
+
+  /** The string remembered for the bytes [s, e), else undefined (then {@link put} may store it). */
+  get(data: Buffer, s: number, e: number): string | undefined {
+    let h = 0x811c9dc5;
+    for (let i = s; i < e; i++) h = Math.imul(h ^ data[i]!, 0x01000193);
+    const slot = (h >>> 0) & (INTERN_SLOTS - 1);
+    this.slot = slot;
+    const k = this.keys[slot];
+    if (k === null || k === undefined || k.length !== e - s) return undefined;
+    for (let i = 0; i < k.length; i++) if (k[i] !== data[s + i]) return undefined;
+    return this.values[slot];
+  }
+
+  /** Remembers `text` for the bytes [s, e) of the last {@link get}, if they are short. */
+  put(data: Buffer, s: number, e: number, text: string): void {
+    if (e - s > INTERN_MAX_BYTES) return;
+    this.keys[this.slot] = Uint8Array.from(data.subarray(s, e));
+    this.values[this.slot] = text;
+  }
 }

@@ -138,7 +138,7 @@ export class CsvParser extends TelemetryParser {
     return NaN;
   }
 
-  protected record(data: Uint8Array, s: number, e: number, quoted: boolean, line: number): void {
+  protected record(data: Buffer, s: number, e: number, quoted: boolean, line: number): void {
     if (this.columns === null) this.header(data, s, e, line);
     else this.dataRecord(data, s, e, quoted, line);
   }
@@ -148,7 +148,7 @@ export class CsvParser extends TelemetryParser {
       throw new ImportError('the input is empty: a CSV import needs a header row', {});
   }
 
-  private header(data: Uint8Array, s: number, e: number, line: number): void {
+  private header(data: Buffer, s: number, e: number, line: number): void {
     const count = this.fields(data, s, e, line);
     const names: string[] = [];
     for (let f = 0; f < count; f++) names.push(this.fieldText(data, f, line));

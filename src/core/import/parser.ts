@@ -6,6 +6,7 @@
 import { ImportError } from '../errors.js';
 import {
   epochToMs,
+  Interner,
   isUtf8Range,
   latin1,
   looksNumeric,
@@ -130,7 +131,7 @@ export function defaultBatchRows(d: number): number {
 }
 
 /** A 0/1 cell (spaces around it allowed): 0, 1, or -1 for anything else. */
-export function flag(data: Uint8Array, s: number, e: number): number {
+export function flag(data: Buffer, s: number, e: number): number {
   while (s < e && (data[s] === 0x20 || data[s] === 0x09)) s++;
   while (e > s && (data[e - 1] === 0x20 || data[e - 1] === 0x09)) e--;
   if (e - s !== 1) return -1;
@@ -167,9 +168,8 @@ export abstract class TelemetryParser extends RecordSplitter implements ImportPa
   private fieldStart = new Int32Array(0);
   private fieldEnd = new Int32Array(0);
   private fieldEscaped = new Uint8Array(0);
-  private lastEntity = new Uint8Array(256);
-  private lastEntityLen = -1;
-  private lastEntityText = '';
+  /** Strings of repeated cells, one table per column that holds text. */
+  private interners: (Interner | null)[] = [];
   private failure: Error | null = null;
 
   /** @param batchRows - records per batch (default: about 4 MB of metric values) */
@@ -227,6 +227,11 @@ export abstract class TelemetryParser extends RecordSplitter implements ImportPa
       seen.set(k, i + 1);
     });
     this.hasTimeColumn = kinds.includes(ColumnKind.Time);
+    this.interners = kinds.map((k) =>
+      k === ColumnKind.Entity || k === ColumnKind.AnomalyType || k === ColumnKind.Text
+        ? new Interner()
+        : null,
+    );
     this.columns = columns;
     this.d = columns.metrics.length;
     this.batchRows ??= defaultBatchRows(this.d);
@@ -288,14 +293,7 @@ export abstract class TelemetryParser extends RecordSplitter implements ImportPa
   }
 
   /** The fault of a cell that is not what it should be: named, or "not UTF-8". */
-  private badCell(
-    line: number,
-    c: number,
-    data: Uint8Array,
-    s: number,
-    e: number,
-    what: string,
-  ): ImportError {
+  private badCell(line: number, c: number, data: Buffer, s: number, e: number, what: string): ImportError {
     const shown = showCell(data, s, e);
     return this.fault(line, c, shown === null ? 'not UTF-8' : `${what}; got ${shown}`);
   }
@@ -326,7 +324,7 @@ export abstract class TelemetryParser extends RecordSplitter implements ImportPa
    *
    * @returns the number of fields
    */
-  protected fields(data: Uint8Array, s: number, e: number, line: number): number {
+  protected fields(data: Buffer, s: number, e: number, line: number): number {
     let f = 0;
     let p = s;
     for (;;) {
@@ -397,7 +395,7 @@ export abstract class TelemetryParser extends RecordSplitter implements ImportPa
   }
 
   /** The text of field `f` of the last {@link fields} call (undoing doubled quotes). */
-  protected fieldText(data: Uint8Array, f: number, line: number): string {
+  protected fieldText(data: Buffer, f: number, line: number): string {
     const s = this.fieldStart[f]!;
     const e = this.fieldEnd[f]!;
     if (!isUtf8Range(data, s, e)) throw this.fault(line, f, 'not UTF-8');
@@ -407,7 +405,7 @@ export abstract class TelemetryParser extends RecordSplitter implements ImportPa
   }
 
   /** One data record: its cells into the batch's next row. */
-  protected dataRecord(data: Uint8Array, s: number, e: number, quoted: boolean, line: number): void {
+  protected dataRecord(data: Buffer, s: number, e: number, quoted: boolean, line: number): void {
     const b = this.open();
     const row = this.n;
     const cols = this.kinds.length;
@@ -437,6 +435,7 @@ export abstract class TelemetryParser extends RecordSplitter implements ImportPa
       const scanner = this.scanner;
       const kinds = this.kinds;
       let p = s;
+      scanner.begin(data, s, e);
       for (let c = 0; c < cols; c++) {
         if (c > 0) {
           if (p >= e) throw this.ragged(line, c);
@@ -475,7 +474,7 @@ export abstract class TelemetryParser extends RecordSplitter implements ImportPa
     row: number,
     off: number,
     c: number,
-    data: Uint8Array,
+    data: Buffer,
     s: number,
     e: number,
     line: number,
@@ -509,7 +508,7 @@ export abstract class TelemetryParser extends RecordSplitter implements ImportPa
     }
   }
 
-  private time(data: Uint8Array, s: number, e: number, line: number, c: number): number {
+  private time(data: Buffer, s: number, e: number, line: number, c: number): number {
     let ms = parseRfc3339(data, s, e);
     if (ms === null) {
       if (!looksNumeric(data, s, e)) {
@@ -533,35 +532,31 @@ export abstract class TelemetryParser extends RecordSplitter implements ImportPa
     return ms;
   }
 
-  private entity(data: Uint8Array, s: number, e: number, line: number, c: number): string {
-    const len = e - s;
-    if (len === this.lastEntityLen) {
-      let same = true;
-      for (let i = 0; i < len; i++) {
-        if (data[s + i] !== this.lastEntity[i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return this.lastEntityText;
-    }
-    let ok = len >= 1 && len <= 200;
+  private entity(data: Buffer, s: number, e: number, line: number, c: number): string {
+    const interner = this.interners[c]!;
+    const known = interner.get(data, s, e);
+    if (known !== undefined) return known;
+    let ok = e - s >= 1 && e - s <= 200;
     for (let i = s; ok && i < e; i++) ok = ENTITY_BYTE[data[i]!] === 1;
     if (!ok) {
       throw this.badCell(line, c, data, s, e, 'an entity must be 1–200 letters, digits or . _ : -');
     }
-    this.lastEntity.set(data.subarray(s, e));
-    this.lastEntityLen = len;
-    this.lastEntityText = latin1(data, s, e);
-    return this.lastEntityText;
+    const text = latin1(data, s, e);
+    interner.put(data, s, e, text);
+    return text;
   }
 
-  private text(data: Uint8Array, s: number, e: number, line: number, c: number): string | null {
+  private text(data: Buffer, s: number, e: number, line: number, c: number): string | null {
     if (s === e) return null;
+    const interner = this.interners[c]!;
+    const known = interner.get(data, s, e);
+    if (known !== undefined) return known;
     if (!isUtf8Range(data, s, e)) throw this.fault(line, c, 'not UTF-8');
-    const text = utf8(data, s, e);
+    let text = utf8(data, s, e);
     if (text.includes('\0')) throw this.fault(line, c, 'a NUL character is not allowed in text');
-    return text.includes('"') ? text.replaceAll('""', '"') : text;
+    if (text.includes('"')) text = text.replaceAll('""', '"');
+    interner.put(data, s, e, text);
+    return text;
   }
 
   /**

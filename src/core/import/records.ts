@@ -25,7 +25,7 @@ function tooLong(line: number): ImportError {
 }
 
 /** Whether the record data[s, e) — or the start of one — is longer than the limit, a CR at its end not counted. */
-function over(data: Uint8Array, s: number, e: number): boolean {
+function over(data: Buffer, s: number, e: number): boolean {
   return e - s - (e > s && data[e - 1] === CR ? 1 : 0) > MAX_LINE_BYTES;
 }
 
@@ -39,7 +39,7 @@ export abstract class RecordSplitter {
   /** Bytes pushed so far. */
   bytes = 0;
   private records = 0;
-  private carry = new Uint8Array(0);
+  private carry = Buffer.alloc(0);
   private carryLen = 0;
   /** Whether the carried bytes end inside a quoted field. */
   private carryInQuotes = false;
@@ -55,11 +55,14 @@ export abstract class RecordSplitter {
    * @param quoted - whether the record holds a quote character (else it is plain fields)
    * @param line - the 1-based line it starts on
    */
-  protected abstract record(data: Uint8Array, s: number, e: number, quoted: boolean, line: number): void;
+  protected abstract record(data: Buffer, s: number, e: number, quoted: boolean, line: number): void;
 
   /** Feeds one chunk; the chunk is not kept after the call returns. */
-  protected split(chunk: Uint8Array): void {
+  protected split(bytes: Uint8Array): void {
     if (this.ended) throw new Error('the parser has ended: push after end()');
+    const chunk = Buffer.isBuffer(bytes)
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.bytes += chunk.length;
     let from = 0;
     if (this.carryLen > 0) {
@@ -120,7 +123,7 @@ export abstract class RecordSplitter {
   }
 
   /** The complete records of `data` from `p`; its unfinished tail goes to the carry. */
-  private splitComplete(data: Uint8Array, p: number): void {
+  private splitComplete(data: Buffer, p: number): void {
     const len = data.length;
     let nextQuote = data.indexOf(QUOTE, p);
     while (p < len) {
@@ -162,16 +165,18 @@ export abstract class RecordSplitter {
   }
 
   /** Keeps data[p, len) as the start of the next record. */
-  private tail(data: Uint8Array, p: number): void {
+  private tail(data: Buffer, p: number): void {
     if (over(data, p, data.length)) throw tooLong(this.lines + 1);
     this.carryLen = 0;
     this.append(data, p, data.length);
   }
 
-  private append(data: Uint8Array, s: number, e: number): void {
+  private append(data: Buffer, s: number, e: number): void {
     const need = this.carryLen + (e - s);
     if (need > this.carry.length) {
-      const grown = new Uint8Array(Math.max(need, Math.min(2 * this.carry.length, MAX_LINE_BYTES + 2), 256));
+      const grown = Buffer.allocUnsafe(
+        Math.max(need, Math.min(2 * this.carry.length, MAX_LINE_BYTES + 2), 256),
+      );
       grown.set(this.carry.subarray(0, this.carryLen));
       this.carry = grown;
     }
@@ -180,7 +185,7 @@ export abstract class RecordSplitter {
   }
 
   /** One record [s, e) without its line feed: drops the CR and a first record's BOM. */
-  private take(data: Uint8Array, s: number, e: number, quoted: boolean): void {
+  private take(data: Buffer, s: number, e: number, quoted: boolean): void {
     const line = this.lines + 1;
     if (quoted) for (let i = s; i < e; i++) if (data[i] === LF) this.lines += 1;
     if (e > s && data[e - 1] === CR) e--;

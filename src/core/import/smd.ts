@@ -59,7 +59,7 @@ export class SmdParser extends TelemetryParser {
     return this.start + row * this.intervalMs;
   }
 
-  protected record(data: Uint8Array, s: number, e: number, quoted: boolean, line: number): void {
+  protected record(data: Buffer, s: number, e: number, quoted: boolean, line: number): void {
     if (this.columns === null) {
       const d = this.fields(data, s, e, line);
       const columns = Array.from({ length: d }, (_, c) => c);
@@ -136,10 +136,10 @@ export class SmdLabelParser extends RecordSplitter {
     return out;
   }
 
-  protected record(data: Uint8Array, s: number, e: number, _quoted: boolean, line: number): void {
+  protected record(data: Buffer, s: number, e: number, _quoted: boolean, line: number): void {
     const v = flag(data, s, e);
     if (v < 0) {
-      const text = Buffer.from(data.buffer, data.byteOffset + s, Math.min(e - s, 60)).toString('utf8');
+      const text = data.toString('utf8', s, Math.min(e, s + 60));
       throw new ImportError(`line ${line}, column 1: a label must be 0 or 1; got ${JSON.stringify(text)}`, {
         line,
         column: 1,
