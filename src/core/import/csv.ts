@@ -68,7 +68,8 @@ export function checkBatchRows(v: unknown): number | undefined {
 }
 
 /**
- * The incremental CSV parser: push Buffer chunks as they arrive, take the batches it returns.
+ * The incremental CSV parser: push Buffer chunks as they arrive, take the batches it returns
+ * (an `ImportParser`: `push`, `end`, `columns`, `rows`, `bytes`).
  *
  * @example
  * const parser = new CsvParser({ timestamp: 'ts', timeUnit: 's', entity: 'host' });

@@ -16,8 +16,9 @@ export const MAX_LABELS = 16;
 export const RESERVED_LABEL_NAMES: readonly string[] = ['host_id', 'anomaly_type'];
 
 /**
- * An entity (`host_id` on the wire): 1–200 letters, digits or `. _ : -`, the same rule as the
- * analytics' `host_id` filter, so every imported entity can be asked about.
+ * An entity's name (`host_id` on the wire), 1–200 letters, digits, dots, underscores, colons or
+ * hyphens: the rule of the analytics' `host_id` filter, so every imported entity can be asked
+ * about.
  */
 export const ENTITY_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/;
 

@@ -23,7 +23,10 @@ export interface SmdImportOptions {
   batchRows?: number;
 }
 
-/** The incremental SMD parser: push Buffer chunks as they arrive, take the batches it returns. */
+/**
+ * The incremental SMD parser: push Buffer chunks as they arrive, take the batches it returns
+ * (an `ImportParser`: `push`, `end`, `columns`, `rows`, `bytes`).
+ */
 export class SmdParser extends TelemetryParser {
   private readonly start: number;
   private readonly intervalMs: number;
