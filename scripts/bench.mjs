@@ -10,6 +10,7 @@ const order = [
   'scoring',
   'generation',
   'ingest',
+  'import-parse',
   'training',
   'inference',
   'alerts',

@@ -110,3 +110,20 @@ export type {
   TypeEventMetrics,
   EventMetrics,
 } from './core/evaluation.js';
+export { CsvParser } from './core/import/csv.js';
+export type { CsvImportOptions } from './core/import/csv.js';
+export { SmdParser, SmdLabelParser } from './core/import/smd.js';
+export type { SmdImportOptions } from './core/import/smd.js';
+export { parseImport } from './core/import/parser.js';
+export type { ImportBatch, ImportColumns, ImportParser } from './core/import/parser.js';
+export { MAX_LINE_BYTES } from './core/import/records.js';
+export {
+  METRIC_NAME_PATTERN,
+  MAX_METRICS,
+  MAX_LABELS,
+  RESERVED_LABEL_NAMES,
+  ENTITY_PATTERN,
+  smdMetricNames,
+} from './core/import/metric-names.js';
+export { ImportError } from './core/errors.js';
+export type { ImportLocation } from './core/errors.js';

@@ -113,3 +113,36 @@ export class ServiceUnavailableError extends TadsError {
 export function isTadsError(err: unknown): err is TadsError {
   return err instanceof TadsError;
 }
+
+/** Where in an imported file a fault is: its line and column, as far as they are known. */
+export interface ImportLocation {
+  /** 1-based physical line of the record (its first line, for a record over several), or null. */
+  line: number | null;
+  /** 1-based index of the column, or null. */
+  column: number | null;
+  /** The column's name (from the header, or the name given to it), or null. */
+  columnName: string | null;
+}
+
+/**
+ * Bad content of an imported file (CSV, SMD or a label file) or bad import options: the message
+ * names the line and column (`line 5, column 3 (cpu): not a number; got "abc"`), which are also
+ * kept as fields. An options fault has no line; its issue path is `options.<name>`.
+ */
+export class ImportError extends ValidationError {
+  readonly line: number | null;
+  readonly column: number | null;
+  readonly columnName: string | null;
+
+  /**
+   * @param message - what was wrong, already naming where
+   * @param where - the line and column (each null when not known)
+   * @param path - the issue's path: `body` for the file's content, `options.<name>` for an option
+   */
+  constructor(message: string, where: Partial<ImportLocation> = {}, path = 'body', options?: ErrorOptions) {
+    super(message, [{ path, message }], options);
+    this.line = where.line ?? null;
+    this.column = where.column ?? null;
+    this.columnName = where.columnName ?? null;
+  }
+}
