@@ -117,13 +117,15 @@ export type { SmdImportOptions } from './core/import/smd.js';
 export { parseImport } from './core/import/parser.js';
 export type { ImportBatch, ImportColumns, ImportParser } from './core/import/parser.js';
 export { MAX_LINE_BYTES } from './core/import/records.js';
+export { ENTITY_PATTERN, smdMetricNames } from './core/import/metric-names.js';
 export {
   METRIC_NAME_PATTERN,
   MAX_METRICS,
   MAX_LABELS,
-  RESERVED_LABEL_NAMES,
-  ENTITY_PATTERN,
-  smdMetricNames,
-} from './core/import/metric-names.js';
+  RESERVED_NAMES,
+  GENERATOR_LABELS,
+  DATASET_SOURCES,
+  type DatasetSource,
+} from './contract/vocabulary.js';
 export { ImportError } from './core/errors.js';
 export type { ImportLocation } from './core/errors.js';

@@ -1,40 +1,30 @@
 /**
- * The real data that ships beside the repository: `../shared/data/` next to the repository's own
- * folder. In a linked git worktree the repository's folder is its main working tree (found
- * through the worktree's `.git` file), so every checkout reads the same data.
+ * Real data for the tests: one machine of the Server Machine Dataset (machine-2-1), shipped
+ * gzip-compressed in test/fixtures/smd (see its README.md), so that a fresh clone runs every test.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { createGunzip, gunzipSync } from 'node:zlib';
 
-/** The folder of this checkout. */
-const checkout = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** The folder of the shipped machine: `train/`, `test/`, `test_label/`, each `<machine>.txt.gz`. */
+export const SMD_FIXTURE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/smd');
 
-/** The repository's main working tree: this checkout, or the one a linked worktree belongs to. */
-function repositoryRoot(): string {
-  const dotGit = resolve(checkout, '.git');
-  if (!existsSync(dotGit) || statSync(dotGit).isDirectory()) return checkout;
-  const gitdir = /^gitdir:\s*(.+)$/m.exec(readFileSync(dotGit, 'utf8'))?.[1]?.trim();
-  if (gitdir === undefined) return checkout;
-  const worktreeGitDir = resolve(checkout, gitdir);
-  const commondirFile = resolve(worktreeGitDir, 'commondir');
-  if (!existsSync(commondirFile)) return checkout;
-  return dirname(resolve(worktreeGitDir, readFileSync(commondirFile, 'utf8').trim()));
+/** The machine that ships with the tests. */
+export const SMD_MACHINE = 'machine-2-1';
+
+/** The gzip-compressed file of one part of the shipped machine. */
+export function smdFile(part: 'train' | 'test' | 'test_label'): string {
+  return resolve(SMD_FIXTURE_DIR, part, `${SMD_MACHINE}.txt.gz`);
 }
 
-/** The four machines of the Server Machine Dataset: `train/`, `test/`, `test_label/`. */
-export const SMD_DATA_DIR = resolve(repositoryRoot(), '../shared/data/smd');
+/** One part of the shipped machine, unpacked. */
+export function readSmd(part: 'train' | 'test' | 'test_label'): Buffer {
+  return gunzipSync(readFileSync(smdFile(part)));
+}
 
-/**
- * The path of one SMD file, e.g. `smdFile('train', 'machine-2-1')`; throws, saying where it
- * looked, when the data folder is missing.
- */
-export function smdFile(part: 'train' | 'test' | 'test_label', machine: string): string {
-  const path = resolve(SMD_DATA_DIR, part, `${machine}.txt`);
-  if (!existsSync(path)) {
-    throw new Error(
-      `the Server Machine Dataset is missing: no ${path}. It ships beside the repository, in ../shared/data/smd (train/, test/, test_label/)`,
-    );
-  }
-  return path;
+/** One part of the shipped machine as a stream of unpacked chunks of about `chunk` bytes. */
+export function smdStream(part: 'train' | 'test' | 'test_label', chunk = 65_536): Readable {
+  return createReadStream(smdFile(part), { highWaterMark: chunk }).pipe(createGunzip({ chunkSize: chunk }));
 }

@@ -5,13 +5,8 @@
  */
 import { describe } from '../check.js';
 import { ImportError } from '../errors.js';
-import {
-  ENTITY_PATTERN,
-  isMetricName,
-  MAX_LABELS,
-  METRIC_NAME_PATTERN,
-  RESERVED_LABEL_NAMES,
-} from './metric-names.js';
+import { MAX_LABELS, METRIC_NAME_PATTERN, RESERVED_NAMES } from '../../contract/vocabulary.js';
+import { ENTITY_PATTERN, isMetricName } from './metric-names.js';
 import { ColumnKind, TelemetryParser } from './parser.js';
 
 /** How a CSV file is read. */
@@ -120,10 +115,10 @@ export class CsvParser extends TelemetryParser {
     if (label !== undefined) assign(label, ColumnKind.Label, 'label');
     if (anomalyType !== undefined) assign(anomalyType, ColumnKind.AnomalyType, 'anomalyType');
     for (const l of labels) {
-      if (typeof l !== 'string' || !isMetricName(l) || RESERVED_LABEL_NAMES.includes(l)) {
+      if (typeof l !== 'string' || !isMetricName(l)) {
         throw optionError(
           'labels',
-          `must hold label names matching ${METRIC_NAME_PATTERN.source}, other than ${RESERVED_LABEL_NAMES.join(' and ')}; got ${describe(l)}`,
+          `must hold label names matching ${METRIC_NAME_PATTERN.source}, other than ${RESERVED_NAMES.join(', ')}; got ${describe(l)}`,
         );
       }
       assign(l, ColumnKind.Text, 'labels');
@@ -178,7 +173,11 @@ export class CsvParser extends TelemetryParser {
     this.checkWidth(line, metricColumns);
     for (const c of metricColumns) {
       if (!isMetricName(names[c]!)) {
-        throw this.fault(line, c, `not a valid metric name: it must match ${METRIC_NAME_PATTERN.source}`);
+        throw this.fault(
+          line,
+          c,
+          `not a valid metric name: it must match ${METRIC_NAME_PATTERN.source} and not be one of ${RESERVED_NAMES.join(', ')}`,
+        );
       }
     }
     const metrics = metricColumns.map((c) => names[c]!);

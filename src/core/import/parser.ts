@@ -18,7 +18,7 @@ import {
   showCell,
   utf8,
 } from './cells.js';
-import { MAX_METRICS } from './metric-names.js';
+import { MAX_METRICS } from '../../contract/vocabulary.js';
 import { RecordSplitter } from './records.js';
 
 /** The columns an import declares, known once the header (CSV) or first row (SMD) is read. */

@@ -77,10 +77,10 @@ describe('a CSV import fails, naming line and column, on', () => {
       column: 5,
       columnName: 'cpu',
     });
-    for (const name of ['cpu usage', '1cpu', '', 'é', 'a-b', 'x'.repeat(201)]) {
+    for (const name of ['cpu usage', '1cpu', '', 'é', 'a-b', 'x'.repeat(201), 'is_anomaly', 'ts']) {
       const f = fault(csv(), `timestamp,host,ok,"${name}"\n`);
       expect(f.message).toBe(
-        `line 1, column 4 (${name}): not a valid metric name: it must match ^[A-Za-z_:][A-Za-z0-9_:.]{0,199}$`,
+        `line 1, column 4 (${name}): not a valid metric name: it must match ^[A-Za-z_:][A-Za-z0-9_:.]{0,199}$ and not be one of ts, host_id, is_anomaly, anomaly_type, anomaly_episode`,
       );
       expect(f.column).toBe(4);
     }
@@ -314,7 +314,7 @@ describe('bad import options are ImportErrors naming the option', () => {
     ],
     [
       { entity: 'h', labels: ['host_id'] },
-      'labels must hold label names matching ^[A-Za-z_:][A-Za-z0-9_:.]{0,199}$, other than host_id and anomaly_type; got "host_id"',
+      'labels must hold label names matching ^[A-Za-z_:][A-Za-z0-9_:.]{0,199}$, other than ts, host_id, is_anomaly, anomaly_type, anomaly_episode; got "host_id"',
       'options.labels',
     ],
     [{ entity: 'h', timestamp: '' }, 'timestamp must be a column name; got ""', 'options.timestamp'],

@@ -1,4 +1,3 @@
-import { createReadStream, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createGunzip, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -6,7 +5,7 @@ import { ImportError } from '../../../src/core/errors.js';
 import { CsvParser } from '../../../src/core/import/csv.js';
 import { parseImport, type ImportBatch } from '../../../src/core/import/parser.js';
 import { SmdLabelParser, SmdParser } from '../../../src/core/import/smd.js';
-import { smdFile } from '../../helpers/data.js';
+import { readSmd, smdStream } from '../../helpers/data.js';
 import { collect, feed } from './feed.js';
 
 const START = Date.UTC(2024, 0, 1);
@@ -31,13 +30,11 @@ describe('SmdParser', () => {
   });
 
   it('reads the real machine-2-1 files: 38 metrics, a record per line, values as written', async () => {
-    const path = smdFile('train', 'machine-2-1');
-    const text = readFileSync(path, 'utf8');
+    const text = readSmd('train').toString('utf8');
     const lines = text.split('\n').filter((l) => l !== '');
     const parser = smd();
     const batches: ImportBatch[] = [];
-    for await (const b of parseImport(createReadStream(path, { highWaterMark: 65_536 }), parser))
-      batches.push(b);
+    for await (const b of parseImport(smdStream('train'), parser)) batches.push(b);
     const out = collect(parser, batches);
     expect(out.columns?.metrics).toHaveLength(38);
     expect(out.columns?.metrics[37]).toBe('m38');
@@ -48,14 +45,12 @@ describe('SmdParser', () => {
     }
     expect(out.metrics[0]!.slice(0, 4)).toEqual([0.20202, 0.017243, 0.02525, 0.045836]);
     expect(out.ts[lines.length - 1]).toBe(START + (lines.length - 1) * 60_000);
-    // Chunked by 7 bytes: the same.
-    expect(feed(smd(), readFileSync(path), 7_777)).toEqual(out);
+    // Chunked by 7,777 bytes: the same.
+    expect(feed(smd(), readSmd('train'), 7_777)).toEqual(out);
 
-    const labelPath = smdFile('test_label', 'machine-2-1');
     const labels = new SmdLabelParser();
     const got: Uint8Array[] = [];
-    for await (const chunk of createReadStream(labelPath, { highWaterMark: 1000 }))
-      got.push(...labels.push(chunk as Buffer));
+    for await (const chunk of smdStream('test_label', 1000)) got.push(...labels.push(chunk as Buffer));
     got.push(...labels.end());
     const count = got.reduce((a, b) => a + b.length, 0);
     const ones = got.reduce((a, b) => a + b.reduce((x, v) => x + v, 0), 0);
