@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { GENERATOR_LABELS, METRICS } from '../../src/contract/vocabulary.js';
 import { freePort } from '../../src/db/embedded.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
@@ -77,3 +78,12 @@ export async function embeddedPostgresPlace(prefix: string): Promise<EmbeddedPos
 export async function unreachableDatabaseUrl(): Promise<string> {
   return `postgres://postgres@127.0.0.1:${await freePort()}/tads`;
 }
+
+/**
+ * The generator's metric set as SQL, for tests that insert a `datasets` row by hand:
+ * `INSERT INTO datasets (…, ${GENERATOR_SET_SQL.columns}) VALUES (…, ${GENERATOR_SET_SQL.values})`.
+ */
+export const GENERATOR_SET_SQL = {
+  columns: 'source, metrics, labels',
+  values: `'generator', ARRAY[${METRICS.map((m) => `'${m}'`).join(', ')}], ARRAY[${GENERATOR_LABELS.map((l) => `'${l}'`).join(', ')}]`,
+};

@@ -17,7 +17,7 @@ import {
   type StoredAlert,
 } from '../../src/db/alerts.js';
 import { withTransaction, type Pool } from '../../src/db/pool.js';
-import { createMigratedDatabase } from '../helpers/db.js';
+import { createMigratedDatabase, GENERATOR_SET_SQL } from '../helpers/db.js';
 
 let pool: Pool;
 const modelId = randomUUID();
@@ -31,8 +31,8 @@ beforeAll(async () => {
     modelId,
   ]);
   await pool.query(
-    `INSERT INTO datasets (id, name, status, params, rows_total, host_count)
-     VALUES ($1, 'd', 'completed', '{}', 0, 0)`,
+    `INSERT INTO datasets (id, name, status, params, rows_total, host_count, ${GENERATOR_SET_SQL.columns})
+     VALUES ($1, 'd', 'completed', '{}', 0, 0, ${GENERATOR_SET_SQL.values})`,
     [datasetId],
   );
   await pool.query(

@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config/env.js';
 import { datasetHistogram, datasetSummary, datasetTimeseries } from '../../src/jobs/analytics.js';
 import { HistogramQuerySchema, TimeseriesQuerySchema } from '../../src/contract/analytics.js';
 import type { Pool } from '../../src/db/pool.js';
-import { createMigratedDatabase } from '../helpers/db.js';
+import { createMigratedDatabase, GENERATOR_SET_SQL } from '../helpers/db.js';
 
 let pool: Pool;
 let api: ApiServer;
@@ -33,7 +33,7 @@ beforeAll(async () => {
     [running, 'running'],
   ] as const) {
     await pool.query(
-      `INSERT INTO datasets (id, name, status, params, rows_total, host_count) VALUES ($1, 'http', $2, '{}', 0, 1)`,
+      `INSERT INTO datasets (id, name, status, params, rows_total, host_count, ${GENERATOR_SET_SQL.columns}) VALUES ($1, 'http', $2, '{}', 0, 1, ${GENERATOR_SET_SQL.values})`,
       [id, status],
     );
     await pool.query(

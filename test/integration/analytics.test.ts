@@ -18,7 +18,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { decodeSortedChunk } from '../../src/core/stats/sorted.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { ANOMALY_TYPES, METRICS } from '../../src/core/types.js';
-import { createEmptyDatabase } from '../helpers/db.js';
+import { createEmptyDatabase, GENERATOR_SET_SQL } from '../helpers/db.js';
 
 let pool: Pool;
 const ds = randomUUID();
@@ -36,7 +36,7 @@ function close(a: number | null | undefined, b: number | null | undefined): void
 
 async function addDataset(id: string, status: string, rowsSql: string | null): Promise<void> {
   await pool.query(
-    `INSERT INTO datasets (id, name, status, params, rows_total, host_count) VALUES ($1, 'test', $2, '{}', 0, 1)`,
+    `INSERT INTO datasets (id, name, status, params, rows_total, host_count, ${GENERATOR_SET_SQL.columns}) VALUES ($1, 'test', $2, '{}', 0, 1, ${GENERATOR_SET_SQL.values})`,
     [id, status],
   );
   await pool.query(

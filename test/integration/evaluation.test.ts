@@ -19,7 +19,7 @@ import { errorDistribution, evaluateJob, resolveEvaluationJob } from '../../src/
 import { createJobScoresPartition } from '../../src/db/job-scores.js';
 import type { Pool } from '../../src/db/pool.js';
 import { evaluationToWire } from '../../src/api/routes/evaluation.js';
-import { createMigratedDatabase } from '../helpers/db.js';
+import { createMigratedDatabase, GENERATOR_SET_SQL } from '../helpers/db.js';
 
 let pool: Pool;
 const MODEL = randomUUID();
@@ -41,8 +41,8 @@ async function fixture(rows: FixtureRow[], alerts: { host: string; open: number;
   const datasetId = randomUUID();
   const jobId = randomUUID();
   await pool.query(
-    `INSERT INTO datasets (id, name, status, params, row_count, rows_total, host_count)
-     VALUES ($1, 'fixture', 'completed', '{"interval_s": 60, "duration_s": 600}', $2, $2, 2)`,
+    `INSERT INTO datasets (id, name, status, params, row_count, rows_total, host_count, ${GENERATOR_SET_SQL.columns})
+     VALUES ($1, 'fixture', 'completed', '{"interval_s": 60, "duration_s": 600}', $2, $2, 2, ${GENERATOR_SET_SQL.values})`,
     [datasetId, rows.length],
   );
   await pool.query(

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError } from '../../src/core/errors.js';
 import { deleteDataset, getDataset } from '../../src/db/datasets.js';
 import type { Pool } from '../../src/db/pool.js';
-import { createMigratedDatabase } from '../helpers/db.js';
+import { createMigratedDatabase, GENERATOR_SET_SQL } from '../helpers/db.js';
 
 let pool: Pool;
 beforeAll(async () => {
@@ -20,8 +20,8 @@ afterAll(async () => {
 async function completedDataset(): Promise<string> {
   const id = randomUUID();
   await pool.query(
-    `INSERT INTO datasets (id, name, status, params, rows_total, host_count)
-     VALUES ($1, 'd', 'completed', '{}', 0, 1)`,
+    `INSERT INTO datasets (id, name, status, params, rows_total, host_count, ${GENERATOR_SET_SQL.columns})
+     VALUES ($1, 'd', 'completed', '{}', 0, 1, ${GENERATOR_SET_SQL.values})`,
     [id],
   );
   return id;
