@@ -1,8 +1,9 @@
 /**
  * Storage layout for any metric set (DESIGN.md "Metric sets are data, not code"): the same rows
  * at d = 8, 38 and 256 metrics (1,000,000 rows at d = 8 and 38, 200,000 at d = 256) stored in
- * each candidate layout, and at d = 1,024 (the most a dataset may declare; 20,000 rows) to see
- * which layouts hold it at all. TADS_BENCH_SCALE=small: a tenth of the rows (5,000 at 1,024).
+ * each candidate layout, and at d = 1,024 (the most a dataset may declare; 2,000 rows, one load
+ * and one read round: some reads there take seconds per thousand rows) to see which layouts hold
+ * it at all. TADS_BENCH_SCALE=small: a tenth of the rows (1,000 at 1,024).
  *
  * Every row has `row_id`, `ts`, `host_id` (1,000 hosts at 60 s), `is_anomaly` (1 %) and d
  * metrics (uniform values with two decimals, a fresh pseudo-random stream per metric).
@@ -26,11 +27,18 @@
  * - analytics, one metric: the middle metric of every row by binary COPY, decoded;
  * - analytics, SQL: an hourly `date_bin` series of that metric (count, avg, min, max), as the
  *   on-demand series runs (C: no SQL can read a float64 out of a bytea, so none);
+ * - training, SQL over every metric: training's filtered second pass in miniature, one scan
+ *   with a count below a bound and a sum of distances to it per metric (C: none);
  * - on-disk size: heap, TOAST and primary key (`pg_total_relation_size`).
- * Every read is checked against the generated values (sum of every value in row order, bit
- * for bit; the one-metric sums to 1e-12).
+ * Each operation is given in rows/s of wall time and in CPU µs per row of the PostgreSQL backend
+ * and the bench process together (read from /proc when the server runs on this machine), which
+ * other work on a shared machine hardly changes; statements run without parallel workers, so
+ * that the backend's CPU time is all of theirs. Every read is checked against the generated
+ * values (sum of every value in row order, bit for bit; the others to 1e-12).
  * Uses DATABASE_URL's server when set, else an embedded PostgreSQL.
  */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
@@ -42,7 +50,7 @@ const SIZES: { d: number; rows: number; feasibility?: true }[] = [
   { d: 8, rows: small ? 100_000 : 1_000_000 },
   { d: 38, rows: small ? 100_000 : 1_000_000 },
   { d: 256, rows: small ? 20_000 : 200_000 },
-  { d: 1024, rows: small ? 5_000 : 20_000, feasibility: true },
+  { d: 1024, rows: small ? 1_000 : 2_000, feasibility: true },
 ];
 const HOSTS = 1000;
 const GEN_CHUNK = 8192;
@@ -99,15 +107,31 @@ function* rowsOf(d: number, rows: number): Generator<Chunk> {
 }
 
 /** What the reads must give back: every value's sum in row order, and the middle metric's sum. */
-function expected(d: number, rows: number, mid: number): { all: number; one: number } {
+function expected(
+  d: number,
+  rows: number,
+  mid: number,
+): { all: number; one: number; below: number; spread: number } {
   let all = 0;
   let one = 0;
+  let below = 0;
+  const spread = new Float64Array(d);
   for (const c of rowsOf(d, rows)) {
     for (let k = 0; k < c.metrics.length; k++) all += c.metrics[k]!;
-    for (let i = 0; i < c.length; i++) one += c.metrics[i * d + mid]!;
+    for (let i = 0; i < c.length; i++) {
+      one += c.metrics[i * d + mid]!;
+      for (let j = 0; j < d; j++) {
+        const x = c.metrics[i * d + j]!;
+        if (x < centre(j)) below++;
+        spread[j] = spread[j]! + Math.abs(x - centre(j));
+      }
+    }
   }
-  return { all, one };
+  return { all, one, below, spread: spread.reduce((a, b) => a + b, 0) };
 }
+
+/** The middle of metric j's range (the bound of the every-metric pass). */
+const centre = (j: number) => (j + 1) * 5;
 
 const hostField = (i: number): Buffer => {
   const s = Buffer.from(`host-${String(i % HOSTS).padStart(4, '0')}`);
@@ -208,17 +232,11 @@ async function createParents(client: pg.Client): Promise<void> {
   }
 }
 
-/** Loads the rows as ingest does; returns the seconds of the COPY and of the key (+ attach). */
-async function load(
-  client: pg.Client,
-  layout: LayoutName,
-  d: number,
-  rows: number,
-): Promise<{ copyS: number; keyS: number }> {
+/** Loads the rows as ingest does: new table, COPY … FREEZE, primary key (+ attach), one transaction. */
+async function load(client: pg.Client, layout: LayoutName, d: number, rows: number): Promise<void> {
   const t = tableOf(layout, d);
   await client.query('BEGIN');
   try {
-    const t0 = performance.now();
     let cols: string;
     if (layout === 'A') {
       await client.query(
@@ -245,7 +263,6 @@ async function load(
     }
     await pipeline(Readable.from(tuples(), { objectMode: false }), sink);
     if (sink.rowCount !== rows) throw new Error(`${t}: COPY stored ${sink.rowCount} rows; expected ${rows}`);
-    const t1 = performance.now();
     if (layout === 'A') {
       await client.query(`ALTER TABLE ${t} ADD PRIMARY KEY (row_id)`);
     } else {
@@ -254,8 +271,6 @@ async function load(
       await client.query(`ALTER TABLE ${parent} ATTACH PARTITION ${t} FOR VALUES IN ('${DATASET_ID}')`);
     }
     await client.query('COMMIT');
-    const t2 = performance.now();
-    return { copyS: (t1 - t0) / 1000, keyS: (t2 - t1) / 1000 };
   } catch (err) {
     await client.query('ROLLBACK');
     throw err;
@@ -463,6 +478,37 @@ async function seriesOne(
   return { rows: n, sum };
 }
 
+/**
+ * Training's filtered second pass in miniature (src/db/robust-stats.ts): one SQL scan with, per
+ * metric, a count below a bound and a sum of distances to it. Returns the counts' total as
+ * `rows` and the sums' total as `sum`.
+ */
+async function sqlEvery(
+  client: pg.Client,
+  layout: LayoutName,
+  d: number,
+): Promise<{ rows: number; sum: number }> {
+  const { from, where } = source(layout, d);
+  // One select-list entry per metric: PostgreSQL takes at most 1,664.
+  const sel: string[] = [];
+  for (let j = 0; j < d; j++) {
+    const x = layout === 'A' ? `m${j + 1}` : `metrics[${j + 1}]`;
+    const c = `${centre(j)}::float8`;
+    sel.push(`ARRAY[(count(*) FILTER (WHERE ${x} < ${c}))::float8, sum(abs(${x} - ${c}))] AS v${j}`);
+  }
+  const { rows } = await client.query<Record<string, number[]>>(
+    `SELECT ${sel.join(', ')} FROM ${from} WHERE ${where}`,
+  );
+  let n = 0;
+  let sum = 0;
+  for (let j = 0; j < d; j++) {
+    const [count, spread] = rows[0]![`v${j}`]!;
+    n += count!;
+    sum += spread!;
+  }
+  return { rows: n, sum };
+}
+
 interface Want {
   rows: number;
   sum: number;
@@ -471,11 +517,16 @@ interface Want {
   what: string;
 }
 
-/** Seconds of one run of `fn`, whose result is checked. */
-async function timedRun(fn: () => Promise<{ rows: number; sum: number }>, want: Want): Promise<number> {
+/** Seconds and CPU ms of one run of `fn`, whose result is checked. */
+async function timedRun(
+  fn: () => Promise<{ rows: number; sum: number }>,
+  want: Want,
+): Promise<{ s: number; cpu: number }> {
+  const c0 = cpuMs();
   const t0 = performance.now();
   const got = await fn();
   const s = (performance.now() - t0) / 1000;
+  const cpu = cpuMs() - c0;
   const ok =
     got.rows === want.rows &&
     (want.exact ? got.sum === want.sum : Math.abs(got.sum - want.sum) <= 1e-12 * Math.abs(want.sum));
@@ -484,21 +535,36 @@ async function timedRun(fn: () => Promise<{ rows: number; sum: number }>, want: 
       `${want.what}: read ${got.rows} rows summing to ${got.sum}; expected ${want.rows}, ${want.sum}`,
     );
   }
-  return s;
+  return { s, cpu };
 }
 
-/** The other columns of a layout that cannot hold the rows. */
-const FAILED = Object.fromEntries(
-  [
-    'COPY in s',
-    'PK (+attach) s',
-    'all metrics rows/s',
-    'one metric rows/s',
-    'SQL series rows/s',
-    'MB (TOAST)',
-    'bytes/row',
-  ].map((k) => [k, '—']),
-);
+/** /proc/<pid>/stat of the bench's PostgreSQL backend, when the server runs on this machine. */
+let backendStat: string | undefined;
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/**
+ * CPU milliseconds used so far by this process and the backend together (NaN when the backend's
+ * figures cannot be read): unlike wall time, hardly changed by other work on a shared machine.
+ */
+function cpuMs(): number {
+  const own = process.cpuUsage();
+  if (backendStat === undefined) return NaN;
+  let stat: string;
+  try {
+    stat = readFileSync(backendStat, 'utf8');
+  } catch {
+    return NaN;
+  }
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(f[11]) + Number(f[12]);
+  return (own.user + own.system) / 1000 + (ticks * 1000) / CLK_TCK;
+}
 
 async function sizeOf(client: pg.Client, t: string): Promise<{ total: number; toast: number }> {
   const { rows } = await client.query<{ total: string; toast: string }>(
@@ -510,101 +576,134 @@ async function sizeOf(client: pg.Client, t: string): Promise<{ total: number; to
   return { total: Number(rows[0]!.total), toast: Number(rows[0]!.toast) };
 }
 
-/** The figures of one layout at one width. */
-interface Figures {
-  /** Best COPY and key seconds (by their total) over the load rounds. */
-  load?: { copyS: number; keyS: number };
-  failure?: string;
-  all: number;
-  one: number;
-  series: number;
+/** Best wall seconds and best CPU ms of an operation over its rounds. */
+interface Best {
+  s: number;
+  cpu: number;
 }
+const OPS = ['ingest', 'all', 'one', 'series', 'every'] as const;
+type Op = (typeof OPS)[number];
+const OP_TITLES: Record<Op, string> = {
+  ingest: 'ingest (COPY + PK)',
+  all: 'all metrics, row order',
+  one: 'one metric',
+  series: 'SQL series, one metric',
+  every: 'SQL pass, every metric',
+};
 
 /**
  * One width: every layout loaded LOAD_RUNS times in turn (the best counts; the last load stays),
  * then the reads in rounds, every layout once a round, so that a change in the machine's load
- * falls on every layout alike.
+ * falls on every layout alike. Returns the wall-time table and the CPU table.
  */
 async function measure(
   client: pg.Client,
   d: number,
   rows: number,
-): Promise<Record<string, string | number>[]> {
+  feasibility: boolean,
+): Promise<{ wall: Record<string, string | number>[]; cpu: Record<string, string | number>[] }> {
   const mid = Math.floor(d / 2);
   const want = expected(d, rows, mid);
-  const figs = new Map<LayoutName, Figures>(
-    LAYOUTS.map(({ name }) => [name, { all: Infinity, one: Infinity, series: Infinity }]),
-  );
-  for (let r = 0; r < LOAD_RUNS; r++) {
+  const best = new Map<LayoutName, Map<Op, Best>>(LAYOUTS.map(({ name }) => [name, new Map()]));
+  const failures = new Map<LayoutName, string>();
+  const note = (name: LayoutName, op: Op, run: Best) => {
+    const b = best.get(name)!;
+    const old = b.get(op);
+    b.set(op, old === undefined ? run : { s: Math.min(old.s, run.s), cpu: Math.min(old.cpu, run.cpu) });
+  };
+  for (let r = 0; r < (feasibility ? 1 : LOAD_RUNS); r++) {
     for (const { name } of LAYOUTS) {
-      const f = figs.get(name)!;
-      if (f.failure !== undefined) continue;
+      if (failures.has(name)) continue;
       await client.query(`DROP TABLE IF EXISTS ${tableOf(name, d)}`);
+      const c0 = cpuMs();
+      const t0 = performance.now();
       try {
-        const ld = await load(client, name, d, rows);
-        if (f.load === undefined || ld.copyS + ld.keyS < f.load.copyS + f.load.keyS) f.load = ld;
+        await load(client, name, d, rows);
       } catch (err) {
-        f.failure = (err as Error).message;
+        failures.set(name, (err as Error).message);
+        continue;
       }
+      note(name, 'ingest', { s: (performance.now() - t0) / 1000, cpu: cpuMs() - c0 });
     }
   }
-  const live = LAYOUTS.filter(({ name }) => figs.get(name)!.failure === undefined);
+  const live = LAYOUTS.filter(({ name }) => !failures.has(name));
   for (const { name } of live) await client.query(`VACUUM (ANALYZE) ${tableOf(name, d)}`);
-  // Round 0 warms the caches and is not counted.
-  for (let r = 0; r <= READ_RUNS; r++) {
+  // Round 0 warms the caches and is not counted (at the feasibility size, one counted round).
+  for (let r = feasibility ? 1 : 0; r <= (feasibility ? 1 : READ_RUNS); r++) {
     for (const { name } of live) {
-      const f = figs.get(name)!;
       const t = tableOf(name, d);
-      const all = await timedRun(() => readAll(client, name, d), {
-        rows,
-        sum: want.all,
-        exact: true,
-        what: `${t} all metrics`,
-      });
-      const one = await timedRun(() => readOne(client, name, d, mid), {
-        rows,
-        sum: want.one,
-        exact: false,
-        what: `${t} m${mid + 1}`,
-      });
-      const series =
-        name === 'C'
-          ? NaN
-          : await timedRun(() => seriesOne(client, name, d, mid), {
-              rows,
-              sum: want.one,
-              exact: false,
-              what: `${t} series of m${mid + 1}`,
-            });
-      if (r === 0) continue;
-      f.all = Math.min(f.all, all);
-      f.one = Math.min(f.one, one);
-      f.series = Math.min(f.series, series);
+      const runs: [Op, Best][] = [
+        [
+          'all',
+          await timedRun(() => readAll(client, name, d), {
+            rows,
+            sum: want.all,
+            exact: true,
+            what: `${t} all metrics`,
+          }),
+        ],
+        [
+          'one',
+          await timedRun(() => readOne(client, name, d, mid), {
+            rows,
+            sum: want.one,
+            exact: false,
+            what: `${t} m${mid + 1}`,
+          }),
+        ],
+      ];
+      // No SQL reads a float64 out of a bytea.
+      if (name !== 'C') {
+        runs.push([
+          'series',
+          await timedRun(() => seriesOne(client, name, d, mid), {
+            rows,
+            sum: want.one,
+            exact: false,
+            what: `${t} series of m${mid + 1}`,
+          }),
+        ]);
+        runs.push([
+          'every',
+          await timedRun(() => sqlEvery(client, name, d), {
+            rows: want.below,
+            sum: want.spread,
+            exact: false,
+            what: `${t} every-metric pass`,
+          }),
+        ]);
+      }
+      if (r > 0) for (const [op, run] of runs) note(name, op, run);
     }
   }
-  const out: Record<string, string | number>[] = [];
+  const wall: Record<string, string | number>[] = [];
+  const cpu: Record<string, string | number>[] = [];
   for (const { name, label } of LAYOUTS) {
-    const f = figs.get(name)!;
-    if (f.failure !== undefined || f.load === undefined) {
-      out.push({ layout: label, 'ingest rows/s': `fails: ${f.failure}`, ...FAILED });
-      continue;
+    const failure = failures.get(name);
+    const w: Record<string, string | number> = { layout: label };
+    const c: Record<string, string | number> = { layout: label };
+    const b = best.get(name)!;
+    for (const op of OPS) {
+      const f = b.get(op);
+      w[`${OP_TITLES[op]} rows/s`] =
+        failure !== undefined ? (op === 'ingest' ? `fails: ${failure}` : '—') : f ? rows / f.s : 'n/a';
+      c[`${OP_TITLES[op]} µs/row`] =
+        failure !== undefined ? '—' : f ? (Number.isNaN(f.cpu) ? 'n/a' : (1000 * f.cpu) / rows) : 'n/a';
     }
-    const t = tableOf(name, d);
-    const size = await sizeOf(client, t);
-    out.push({
-      layout: label,
-      'ingest rows/s': rows / (f.load.copyS + f.load.keyS),
-      'COPY in s': f.load.copyS,
-      'PK (+attach) s': f.load.keyS,
-      'all metrics rows/s': rows / f.all,
-      'one metric rows/s': rows / f.one,
-      'SQL series rows/s': Number.isNaN(f.series) ? 'n/a' : rows / f.series,
-      'MB (TOAST)': `${(size.total / 2 ** 20).toFixed(1)} (${(size.toast / 2 ** 20).toFixed(1)})`,
-      'bytes/row': size.total / rows,
-    });
-    await client.query(`DROP TABLE ${t}`);
+    if (failure === undefined) {
+      const t = tableOf(name, d);
+      const size = await sizeOf(client, t);
+      w['MB (TOAST)'] = `${(size.total / 2 ** 20).toFixed(1)} (${(size.toast / 2 ** 20).toFixed(1)})`;
+      w['bytes/row'] = size.total / rows;
+      await client.query(`DROP TABLE ${t}`);
+    } else {
+      w['MB (TOAST)'] = '—';
+      w['bytes/row'] = '—';
+    }
+    wall.push(w);
+    cpu.push(c);
   }
-  return out;
+  return { wall, cpu };
 }
 
 async function main(): Promise<void> {
@@ -614,17 +713,27 @@ async function main(): Promise<void> {
   await client.connect();
   client.on('error', () => {});
   try {
-    const { rows: v } = await client.query<{ server_version: string }>('SHOW server_version');
+    const { rows: v } = await client.query<{ server_version: string; pid: number }>(
+      'SELECT current_setting($1) AS server_version, pg_backend_pid() AS pid',
+      ['server_version'],
+    );
+    const stat = `/proc/${v[0]!.pid}/stat`;
+    if (existsSync(stat)) backendStat = stat;
+    // One process does each statement, so that its CPU time is all of it.
+    await client.query('SET max_parallel_workers_per_gather = 0');
+    await client.query('SET max_parallel_maintenance_workers = 0');
     console.log(
-      `PostgreSQL ${v[0]!.server_version}; loads best of ${LOAD_RUNS}, reads best of ${READ_RUNS} after an untimed round\n`,
+      `PostgreSQL ${v[0]!.server_version}, no parallel workers; loads best of ${LOAD_RUNS}, reads best of ${READ_RUNS} rounds after an untimed one; ` +
+        `CPU: ${backendStat ? 'the backend and this process together' : 'n/a (the server is not on this machine)'}\n`,
     );
     await createParents(client);
     for (const { d, rows, feasibility } of SIZES) {
-      const out = await measure(client, d, rows);
-      console.log(
-        `### d = ${d}, ${rows.toLocaleString('en-US')} rows${feasibility ? ' (the most a dataset may declare)' : ''}\n`,
-      );
-      table(out);
+      const { wall, cpu } = await measure(client, d, rows, feasibility === true);
+      const title = `d = ${d}, ${rows.toLocaleString('en-US')} rows${feasibility ? ' (the most a dataset may declare)' : ''}`;
+      console.log(`### ${title}: wall time\n`);
+      table(wall);
+      console.log(`### ${title}: CPU per row\n`);
+      table(cpu);
     }
   } finally {
     await client.end();
