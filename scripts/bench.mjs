@@ -17,6 +17,7 @@ const order = [
   'jobs',
   'analytics',
   'sorted-chunks',
+  'layout',
   'http',
 ];
 const files = readdirSync('dist/bench')
