@@ -170,7 +170,6 @@ export abstract class TelemetryParser extends RecordSplitter implements ImportPa
   private fieldEscaped = new Uint8Array(0);
   /** Strings of repeated cells, one table per column that holds text. */
   private interners: (Interner | null)[] = [];
-  private failure: Error | null = null;
 
   /** @param batchRows - records per batch (default: about 4 MB of metric values) */
   protected constructor(batchRows: number | undefined) {
@@ -197,16 +196,6 @@ export abstract class TelemetryParser extends RecordSplitter implements ImportPa
 
   /** Time of a record whose layout has no time column (SMD); unused otherwise. */
   protected abstract rowTime(row: number): number;
-
-  private guard(work: () => void): void {
-    if (this.failure !== null) throw this.failure;
-    try {
-      work();
-    } catch (err) {
-      this.failure = err instanceof Error ? err : new Error(String(err));
-      throw err;
-    }
-  }
 
   private drain(): ImportBatch[] {
     const out = this.out;

@@ -45,6 +45,7 @@ export abstract class RecordSplitter {
   private carryInQuotes = false;
   private carryHasQuotes = false;
   private ended = false;
+  private failure: Error | null = null;
 
   /**
    * Handles one complete, non-empty record.
@@ -56,6 +57,20 @@ export abstract class RecordSplitter {
    * @param line - the 1-based line it starts on
    */
   protected abstract record(data: Buffer, s: number, e: number, quoted: boolean, line: number): void;
+
+  /**
+   * Runs `work` unless an earlier call failed: the first failure is kept and thrown again by
+   * every later call, so a parser that refused its input never goes on as if it had not.
+   */
+  protected guard(work: () => void): void {
+    if (this.failure !== null) throw this.failure;
+    try {
+      work();
+    } catch (err) {
+      this.failure = err instanceof Error ? err : new Error(String(err));
+      throw err;
+    }
+  }
 
   /** Feeds one chunk; the chunk is not kept after the call returns. */
   protected split(bytes: Uint8Array): void {

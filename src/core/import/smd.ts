@@ -94,7 +94,6 @@ export class SmdLabelParser extends RecordSplitter {
   private out: Uint8Array[] = [];
   private batch: Uint8Array;
   private n = 0;
-  private failure: Error | null = null;
 
   /** @param batchRows - labels per batch (default 65,536) */
   constructor(batchRows = 65_536) {
@@ -121,16 +120,6 @@ export class SmdLabelParser extends RecordSplitter {
       this.n = 0;
     });
     return this.drain();
-  }
-
-  private guard(work: () => void): void {
-    if (this.failure !== null) throw this.failure;
-    try {
-      work();
-    } catch (err) {
-      this.failure = err instanceof Error ? err : new Error(String(err));
-      throw err;
-    }
   }
 
   private drain(): Uint8Array[] {
