@@ -6,7 +6,7 @@
 import type { Config } from '../config/env.js';
 import type { GenerateParams } from '../contract/generator.js';
 import type { EventFeed } from '../db/events.js';
-import type { Pool } from '../db/pool.js';
+import type { Pool, Queryable } from '../db/pool.js';
 import type { JobRunner } from '../jobs/job-runner.js';
 import type { TrainingRunner } from '../jobs/training-runner.js';
 
@@ -58,6 +58,11 @@ export interface ApiDeps {
   trainer?: TrainingRunner;
   /** Live events of every TADS process (src/db/events.ts), for `/ws`; none: `/ws` stays quiet. */
   events?: EventFeed;
+  /**
+   * What `/health` checks the database on: a probe pool of its own (src/db/pool.ts
+   * `createProbePool`), so that a busy pool does not fail the check; absent: {@link pool}.
+   */
+  probe?: Queryable;
   /** Directory of the built dashboard served under `/app/` (default `<package root>/web/dist`). */
   staticDir?: string;
 }

@@ -5,6 +5,7 @@
  */
 import { silentLogger, type ApiDeps, type Logger } from '../api/deps.js';
 import type { RouteGroup } from '../api/routes/index.js';
+import { HEALTH_CHECK_TIMEOUT_MS } from '../api/routes/health.js';
 import { startApiServer, type ApiServer } from '../api/server.js';
 import type { Config } from '../config/env.js';
 import { packageVersion } from '../config/version.js';
@@ -15,7 +16,7 @@ import { listenEvents, type EventListener } from '../db/events.js';
 import { createReaper, newOwnerId, type ReapAction, type Reaper } from '../db/leases.js';
 import { migrate } from '../db/migrate.js';
 import { reapExpiredModels } from '../db/models.js';
-import { createPool, type Pool } from '../db/pool.js';
+import { createPool, createProbePool, type Pool } from '../db/pool.js';
 import { JobRunner } from '../jobs/job-runner.js';
 import { createTrainingRunner, type TrainingRunner } from '../jobs/training-runner.js';
 import { grpcGenerator, type GeneratorParts } from './generator-parts.js';
@@ -156,9 +157,12 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     });
     stack.push(() => events.close());
 
-    // API
+    // API; /health checks the database on a probe connection of its own.
+    const probe = createProbePool(pool, HEALTH_CHECK_TIMEOUT_MS);
+    stack.push(() => probe.end());
     const deps: ApiDeps = {
       pool,
+      probe,
       config,
       owner,
       generator,

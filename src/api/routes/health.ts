@@ -8,12 +8,13 @@
  * it checks again. So a database that goes down shows as 503 within a second, and one that comes
  * back as `ok` on the next call. `database_ms` is the round trip of the latest check.
  *
- * The check runs on a connection of its own ({@link createProbePool}), so it does not queue
- * behind a pool whose every connection is busy, and gives up after
- * {@link HEALTH_CHECK_TIMEOUT_MS}: a stalled database answers 503 within that time.
+ * The server runs the check on a probe connection of its own (`deps.probe`, src/db/pool.ts
+ * `createProbePool` with {@link HEALTH_CHECK_TIMEOUT_MS}), so it does not queue behind a pool
+ * whose every connection is busy, and gives up after that time: a stalled database answers 503
+ * within it.
  */
 import { HealthSchema } from '../../contract/common.js';
-import { createProbePool, pingDatabase, type Queryable } from '../../db/pool.js';
+import { pingDatabase, type Queryable } from '../../db/pool.js';
 import type { ApiDeps } from '../deps.js';
 import type { Router } from '../router.js';
 
@@ -74,7 +75,7 @@ export class DatabaseCheck {
 
 /** Registers `GET /health`. */
 export function register(router: Router, deps: ApiDeps): void {
-  const database = new DatabaseCheck(createProbePool(deps.pool, HEALTH_CHECK_TIMEOUT_MS));
+  const database = new DatabaseCheck(deps.probe ?? deps.pool);
   const answer = (ms: number) => ({ status: 'ok' as const, version: deps.version, database_ms: ms });
   router.route({
     method: 'get',
